@@ -1,0 +1,32 @@
+import type { FlagValues } from './args';
+import type { Logger } from '../sys/log';
+
+/** Options given before the command name; they apply to every command. */
+export interface GlobalOptions {
+  /** Directory holding one state directory per container. */
+  root: string;
+  log?: string;
+  logFormat: 'text' | 'json';
+  debug: boolean;
+  systemdCgroup: boolean;
+}
+
+/**
+ * Everything a command handler may use. Handlers never call process.exit,
+ * process.chdir or read globals: they get their inputs here and return an
+ * exit status, so a warm process could serve many invocations later.
+ */
+export interface CommandContext {
+  global: GlobalOptions;
+  flags: FlagValues;
+  args: string[];
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  /** The directory tsrunc was started in: relative --bundle and --pid-file paths resolve here. */
+  cwd: string;
+  stdout: (text: string) => void;
+  /** The path of the tsrunc entry script, for re-invoking tsrunc (the shim's cleanup). */
+  self: string;
+}
+
+export type Handler = (ctx: CommandContext) => Promise<number>;

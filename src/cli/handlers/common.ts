@@ -1,0 +1,26 @@
+import { resolve } from 'node:path';
+import type { CommandContext } from '../context';
+import { StateStore } from '../../state/store';
+import type { CreateOptions } from '../../container/create';
+import type { Supervision } from '../../init/launch';
+
+export function storeOf(ctx: CommandContext): StateStore {
+  return new StateStore(resolve(ctx.cwd, ctx.global.root));
+}
+
+/** The options create and run share, from their common flags. */
+export function createOptions(ctx: CommandContext, supervision: Supervision): CreateOptions {
+  const f = ctx.flags;
+  return {
+    store: storeOf(ctx),
+    id: ctx.args[0],
+    bundle: resolve(ctx.cwd, (f.bundle as string | undefined) ?? '.'),
+    pidFile: f['pid-file'] ? resolve(ctx.cwd, f['pid-file'] as string) : undefined,
+    consoleSocket: f['console-socket'] ? resolve(ctx.cwd, f['console-socket'] as string) : undefined,
+    noPivot: f['no-pivot'] === true,
+    preserveFds: f['preserve-fds'] as number,
+    supervision,
+    systemdCgroup: ctx.global.systemdCgroup,
+    log: ctx.log,
+  };
+}

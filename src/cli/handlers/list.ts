@@ -1,0 +1,30 @@
+import type { CommandContext } from '../context';
+import { deriveStatus, ociState } from '../../container/status';
+import { TsruncError } from '../../sys/errors';
+import { storeOf } from './common';
+
+/** `list`: never takes a container's lock, so a busy container cannot stall it. */
+export async function run(ctx: CommandContext): Promise<number> {
+  const format = ctx.flags.format as string;
+  if (format !== 'table' && format !== 'json') throw new TsruncError(`invalid --format ${JSON.stringify(format)}: must be table or json`);
+  const store = storeOf(ctx);
+  const rows = [];
+  for (const id of store.ids()) {
+    const record = store.tryRead(id);
+    if (!record) continue; // being created, not yet recorded
+    const status = deriveStatus(record, store.dir(id));
+    const exit = status === 'stopped' ? store.readExit(id) : undefined;
+    rows.push({ ...ociState(record, status), created: record.created, pid: status === 'stopped' ? 0 : record.pid ?? 0, ...(exit ? { exitCode: exit.exitCode } : {}) });
+  }
+  if (ctx.flags.quiet) {
+    ctx.stdout(rows.map((r) => `${r.id}\n`).join(''));
+  } else if (format === 'json') {
+    ctx.stdout(JSON.stringify(rows) + '\n');
+  } else {
+    const table = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+      ...rows.map((r) => [r.id, String(r.pid), r.exitCode !== undefined ? `stopped (${r.exitCode})` : r.status, r.bundle, String(r.created), 'root'])];
+    const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+    ctx.stdout(table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('   ')).join('\n') + '\n');
+  }
+  return 0;
+}

@@ -1,0 +1,8 @@
+import type { CommandContext } from '../context';
+import { startContainer } from '../../container/start';
+import { storeOf } from './common';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  await startContainer(storeOf(ctx), ctx.args[0], ctx.log);
+  return 0;
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+/**
+ * tsrunc's entry point: global flags, then one command. Kept to the minimum
+ * of imports: everything a command needs is loaded by that command alone,
+ * because containerd calls tsrunc 3–5 times per container and Node's own
+ * start-up already costs ~50 ms.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatFlags, parseArgs, type FlagSpec } from './args';
+import { commands, findCommand, type CommandSpec } from './commands';
+import type { CommandContext, GlobalOptions } from './context';
+import { TsruncError } from '../sys/errors';
+import { Logger } from '../sys/log';
+
+export const SPEC_VERSION = '1.3.0';
+
+const globalFlags: FlagSpec[] = [
+  { name: 'root', type: 'string', value: 'DIR', default: '/run/tsrunc', help: 'directory for the state of containers' },
+  { name: 'log', type: 'string', value: 'FILE', help: 'append log lines to FILE instead of stderr' },
+  { name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log format' },
+  { name: 'debug', type: 'bool', help: 'log debug messages' },
+  { name: 'systemd-cgroup', type: 'bool', help: 'manage cgroups through systemd (needs systemd as PID 1)' },
+  { name: 'rootless', type: 'string', value: 'true|false|auto', default: 'auto', help: 'accepted for runc compatibility; tsrunc runs as root' },
+  { name: 'criu', type: 'string', value: 'PATH', help: 'accepted for runc compatibility; checkpoint/restore is not supported' },
+  { name: 'help', alias: ['h'], type: 'bool', help: 'show help' },
+  { name: 'version', alias: ['v'], type: 'bool', help: 'print the version' },
+];
+
+const helpFlag: FlagSpec = { name: 'help', alias: ['h'], type: 'bool', help: 'show help' };
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return `tsrunc version ${pkg.version}\nspec: ${SPEC_VERSION}\nnode: ${process.version}\n`;
+}
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'tsrunc: an OCI container runtime (a drop-in replacement for runc)',
+    '',
+    'usage: tsrunc [global options] <command> [command options] [arguments...]',
+    '',
+    'commands:',
+    ...commands.map((c) => `   ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'global options:',
+    formatFlags(globalFlags),
+    '',
+  ].join('\n');
+}
+
+function commandHelp(c: CommandSpec): string {
+  return [`tsrunc ${c.usage}`, '', c.summary, '', 'options:', formatFlags([...c.flags, helpFlag]), ''].join('\n');
+}
+
+function argumentError(c: CommandSpec, got: number): string {
+  const [min, max] = c.args;
+  const want = min === max ? `exactly ${min}` : max < 0 ? `at least ${min}` : `${min} to ${max}`;
+  return `"${c.name}" requires ${want} argument(s), got ${got}; usage: tsrunc ${c.usage}`;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const out = (s: string) => void process.stdout.write(s);
+  let log = new Logger(undefined, 'text', false);
+  try {
+    const top = parseArgs(argv, globalFlags, true);
+    const g = top.flags;
+    const format = g['log-format'];
+    if (format !== 'text' && format !== 'json') throw new TsruncError(`invalid --log-format ${JSON.stringify(format)}: must be text or json`);
+    const global: GlobalOptions = {
+      root: g.root as string,
+      log: g.log as string | undefined,
+      logFormat: format,
+      debug: g.debug === true,
+      systemdCgroup: g['systemd-cgroup'] === true,
+    };
+    log = new Logger(global.log, global.logFormat, global.debug);
+    if (g.version) {
+      out(version());
+      return 0;
+    }
+    const [name, ...rest] = top.positionals;
+    if (!name || name === 'help' || g.help) {
+      const c = name === 'help' && rest[0] ? findCommand(rest[0]) : undefined;
+      out(c ? commandHelp(c) : mainHelp());
+      return 0;
+    }
+    const command = findCommand(name);
+    if (!command) throw new TsruncError(`unknown command ${JSON.stringify(name)}; see tsrunc --help`);
+    const parsed = parseArgs(rest, [...command.flags, helpFlag], command.stopAtFirstPositional);
+    if (parsed.flags.help) {
+      out(commandHelp(command));
+      return 0;
+    }
+    const [min, max] = command.args;
+    if (parsed.positionals.length < min || (max >= 0 && parsed.positionals.length > max)) {
+      throw new TsruncError(argumentError(command, parsed.positionals.length));
+    }
+    const ctx: CommandContext = {
+      global, flags: parsed.flags, args: parsed.positionals, log, env, cwd: process.cwd(), stdout: out, self: __filename,
+    };
+    log.debug(`tsrunc ${argv.join(' ')}`);
+    return await command.load()(ctx);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!(err instanceof TsruncError)) log.debug((err as Error)?.stack ?? message);
+    log.error(message);
+    process.stderr.write(`tsrunc: ${message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`tsrunc: ${(err as Error)?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,168 @@
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
+import { createCgroup, destroyCgroup, planCgroup } from '../cgroups/manager';
+import { readHierarchies } from '../cgroups/detect';
+import type { CgroupRecord } from '../cgroups/types';
+import { launchInit, tellShim, type Supervision } from '../init/launch';
+import { checkNamespacePath } from '../linux/namespaces';
+import { loadConfig } from '../spec/validate';
+import type { Spec } from '../spec/types';
+import { readProcStat } from '../state/proc';
+import { StateStore, validateId, writeAtomic, type ContainerRecord } from '../state/store';
+import { TsruncError } from '../sys/errors';
+import type { Logger } from '../sys/log';
+import { RealHostSide } from './host';
+import { runHooksOrWarn } from './hooks';
+import { setupContainer } from './setup';
+import { ociState } from './status';
+
+export interface CreateOptions {
+  store: StateStore;
+  id: string;
+  /** Absolute path of the bundle. */
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  /** An already connected console socket of this process (foreground `run -t` makes its own). */
+  consoleSocketFd?: number;
+  noPivot: boolean;
+  preserveFds: number;
+  supervision: Supervision;
+  systemdCgroup: boolean;
+  log: Logger;
+}
+
+export interface Created {
+  record: ContainerRecord;
+  pid: number;
+}
+
+/**
+ * `create`: validate everything that can be checked up front, claim the id,
+ * build the container through tsrunc-init, and leave its process waiting on
+ * exec.fifo for `start`. Whatever fails, nothing is left behind: no state
+ * directory, cgroup, mount (they all live in the container's own mount
+ * namespace) or process.
+ */
+export async function createContainer(o: CreateOptions): Promise<Created> {
+  validateId(o.id);
+  if (o.systemdCgroup) checkSystemd();
+  const spec = loadConfig(o.bundle);
+  const rootfs = resolve(o.bundle, spec.root!.path);
+  if (!isDirectory(rootfs)) throw new TsruncError(`root.path: ${JSON.stringify(rootfs)} is not a directory`);
+  (spec.linux?.namespaces ?? []).forEach((ns, i) => {
+    if (ns.path) checkNamespacePath(ns.type, ns.path, `linux.namespaces[${i}] (${ns.type})`);
+  });
+  if (spec.process?.terminal && o.consoleSocket === undefined && o.consoleSocketFd === undefined) {
+    throw new TsruncError('process.terminal is true: --console-socket is required to receive the pty when tsrunc does not stay attached');
+  }
+  if (o.store.exists(o.id)) throw new TsruncError(`container with id ${JSON.stringify(o.id)} already exists`);
+  const cgroup = planCgroup(spec.linux?.cgroupsPath, o.id);
+  const consoleSocket = o.consoleSocket !== undefined ? await connectConsole(o.consoleSocket) : undefined;
+
+  const dir = o.store.claim(o.id);
+  const self = readProcStat(process.pid)!;
+  const record: ContainerRecord = {
+    ociVersion: spec.ociVersion, id: o.id, bundle: o.bundle, rootfs, created: new Date().toISOString(),
+    annotations: spec.annotations, creating: { pid: process.pid, startTime: self.startTime },
+    shim: o.supervision.kind === 'shim', cgroup,
+  };
+  let launched: ReturnType<typeof launchInit> | undefined;
+  try {
+    // The container is built from this copy: later edits of the bundle's config.json change nothing.
+    writeFileSync(`${dir}/config.json`, JSON.stringify(spec));
+    const { mkfifo } = await import('../sys/libc');
+    mkfifo(`${dir}/exec.fifo`, 0o622);
+    o.store.write(record);
+    createCgroup(cgroup);
+    o.store.write(record);
+    launched = launchInit({
+      preserveFds: o.preserveFds,
+      consoleSocket: consoleSocket?.fd ?? o.consoleSocketFd,
+      supervision: o.supervision,
+    });
+    const stateJson = (pid: number, status: 'creating' | 'created') => JSON.stringify({ ...ociState({ ...record, pid }, status), pid });
+    const host = new RealHostSide(spec, cgroup, stateJson, (pid) => {
+      record.pid = pid;
+      record.pidStartTime = readProcStat(pid)?.startTime;
+      o.store.write(record);
+    }, o.log);
+    const pid = setupContainer(launched.channel, host, {
+      spec, bundle: o.bundle, rootfs, stateDir: dir, noPivot: o.noPivot, preserveFds: o.preserveFds,
+      consoleFd: launched.consoleFd, cgroup, cgroupHierarchies: readHierarchies(), log: o.log,
+    });
+    launched.channel.close();
+    if (o.pidFile) writeAtomic(o.pidFile, String(pid), 0o644);
+    delete record.creating;
+    o.store.write(record);
+    if (launched.shimControl !== undefined) tellShim(launched.shimControl, pid);
+    return { record, pid };
+  } catch (err) {
+    await abortCreate(o, spec, record, cgroup, launched);
+    throw err;
+  } finally {
+    consoleSocket?.destroy();
+  }
+}
+
+/** Undo a half-built container, in reverse order; a failure here is logged, never hides the original error. */
+async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord, cgroup: CgroupRecord, launched?: ReturnType<typeof launchInit>): Promise<void> {
+  try {
+    launched?.channel.close();
+    launched?.child.kill('SIGKILL');
+    if (launched?.shimControl !== undefined) tellShim(launched.shimControl, undefined);
+    if (record.pid !== undefined) await killAndWait(record.pid, record.pidStartTime);
+    await destroyCgroup(cgroup);
+  } catch (err) {
+    o.log.warn(`cleaning up after a failed create: ${(err as Error).message}`);
+  } finally {
+    o.store.remove(o.id);
+  }
+  // The spec's lifecycle continues at "delete" when creation fails: poststop hooks run.
+  if (spec.hooks?.poststop?.length) runHooksOrWarn('poststop', spec.hooks.poststop, JSON.stringify(ociState(record, 'stopped')), o.log);
+}
+
+/** SIGKILL pid (if it is still the process we started) and wait until it is gone. */
+export async function killAndWait(pid: number, startTime: string | undefined, timeoutMs = 10_000): Promise<void> {
+  const { isAlive } = await import('../state/proc');
+  if (startTime === undefined || !isAlive(pid, startTime)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid, startTime)) {
+    if (Date.now() > deadline) throw new TsruncError(`process ${pid} did not die after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function checkSystemd(): void {
+  if (!existsSync('/run/systemd/system')) {
+    throw new TsruncError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver (drop --systemd-cgroup)');
+  }
+  throw new TsruncError('--systemd-cgroup: the systemd cgroup driver is not supported by tsrunc yet; use the cgroupfs driver');
+}
+
+/** Connects to the console socket up front, so a wrong path fails before anything is built. */
+function connectConsole(path: string): Promise<import('node:net').Socket & { fd: number }> {
+  if (!isAbsolute(path)) path = resolve(path);
+  return new Promise((resolveConn, reject) => {
+    const sock = connect(path);
+    sock.once('connect', () => {
+      const fd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+      resolveConn(Object.assign(sock, { fd }));
+    });
+    sock.once('error', (err) => reject(new TsruncError(`--console-socket ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
+  });
+}

@@ -1,0 +1,77 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { joinCgroup } from '../cgroups/manager';
+import type { CgroupRecord } from '../cgroups/types';
+import { runHooksOrThrow } from './hooks';
+import type { HostSide } from './setup';
+import type { Spec } from '../spec/types';
+import { TsruncError } from '../sys/errors';
+import type { Logger } from '../sys/log';
+
+/** The host-side half of container setup (see HostSide), done by tsrunc directly. */
+export class RealHostSide implements HostSide {
+  constructor(
+    private readonly spec: Spec,
+    private readonly cgroup: CgroupRecord | undefined,
+    private readonly state: (pid: number, status: 'creating' | 'created') => string,
+    private readonly recordPid: (pid: number) => void,
+    private readonly log: Logger,
+  ) {}
+
+  statSource(path: string): 'dir' | 'file' | 'missing' {
+    try {
+      return statSync(path).isDirectory() ? 'dir' : 'file';
+    } catch {
+      return 'missing';
+    }
+  }
+
+  writeIdMaps(pid: number, uidMap: string, gidMap: string): void {
+    // Written from outside the new namespace, before the process does anything in it.
+    for (const [file, map] of [['uid_map', uidMap], ['gid_map', gidMap]]) {
+      if (!map) throw new TsruncError(`linux.${file === 'uid_map' ? 'uidMappings' : 'gidMappings'}: a new user namespace needs mappings`);
+      try {
+        writeFileSync(`/proc/${pid}/${file}`, map);
+      } catch (err) {
+        throw new TsruncError(`write /proc/${pid}/${file}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  joinCgroup(pid: number): void {
+    if (this.cgroup) joinCgroup(this.cgroup, pid);
+  }
+
+  setOomScoreAdj(pid: number, score: number): void {
+    try {
+      writeFileSync(`/proc/${pid}/oom_score_adj`, String(score));
+    } catch (err) {
+      throw new TsruncError(`process.oomScoreAdj: write ${score} to /proc/${pid}/oom_score_adj: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+
+  onPid(pid: number): void {
+    this.recordPid(pid);
+  }
+
+  runRuntimeHooks(kind: 'prestart' | 'createRuntime', pid: number): void {
+    const hooks = this.spec.hooks?.[kind];
+    if (hooks?.length) runHooksOrThrow(kind, hooks, this.state(pid, 'creating'));
+  }
+
+  hookState(pid: number, status: 'creating' | 'created'): string {
+    return this.state(pid, status);
+  }
+
+  mountPointOf(path: string): string {
+    let best = '/';
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const mp = line.split(' ')[4];
+      if (mp && (path === mp || path.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
+    }
+    return best;
+  }
+
+  warn(msg: string): void {
+    this.log.warn(msg);
+  }
+}

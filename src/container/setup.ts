@@ -1,0 +1,285 @@
+import { basename, isAbsolute, join } from 'node:path';
+import type { HookRequest, InitOps } from '../init/ops';
+import { CLONE, MS, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from '../linux/constants';
+import { cleanPath, parseMountOptions } from '../linux/mounts';
+import { planNamespaces, type NamespacePlan } from '../linux/namespaces';
+import { capabilityMasks } from '../linux/capabilities';
+import { rlimitNumber } from '../linux/rlimits';
+import type { CgroupRecord } from '../cgroups/types';
+import type { Device, Hook, IdMapping, Mount, Process, Spec } from '../spec/types';
+import { TsruncError } from '../sys/errors';
+import type { Logger } from '../sys/log';
+
+/**
+ * What the setup needs from the host side, done by tsrunc itself rather
+ * than by tsrunc-init: id maps are written from outside the new user
+ * namespace, the cgroup is joined from outside, hooks of the runtime
+ * namespace run here. Tests give a recording fake.
+ */
+export interface HostSide {
+  /** Kind of the host path a bind mount takes as source. */
+  statSource(path: string): 'dir' | 'file' | 'missing';
+  writeIdMaps(pid: number, uidMap: string, gidMap: string): void;
+  joinCgroup(pid: number): void;
+  setOomScoreAdj(pid: number, score: number): void;
+  /** The container process exists: record it (so a failed create can clean it up). */
+  onPid(pid: number): void;
+  /** prestart and createRuntime hooks, in the runtime's namespaces, with the state at that moment. */
+  runRuntimeHooks(kind: 'prestart' | 'createRuntime', pid: number): void;
+  /** The state JSON a hook gets on stdin for the given moment. */
+  hookState(pid: number, status: 'creating' | 'created'): string;
+  /** The mounts of the host mount namespace (for the rootfs' parent mount). */
+  mountPointOf(path: string): string;
+  warn(msg: string): void;
+}
+
+export interface SetupOptions {
+  spec: Spec;
+  bundle: string;
+  /** Absolute host path of the root filesystem. */
+  rootfs: string;
+  /** The container's state directory (holds exec.fifo). */
+  stateDir: string;
+  noPivot: boolean;
+  preserveFds: number;
+  /** The console socket's fd number inside tsrunc-init, when process.terminal is true. */
+  consoleFd?: number;
+  cgroup?: CgroupRecord;
+  cgroupHierarchies?: { key: string; mountPoint: string; controllers: string[]; version: 1 | 2 }[];
+  log: Logger;
+}
+
+const DEFAULT_DEVICES: Device[] = [
+  { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: 'c', path: '/dev/zero', major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: 'c', path: '/dev/full', major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: 'c', path: '/dev/random', major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: 'c', path: '/dev/urandom', major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+];
+
+const DEV_SYMLINKS: [string, string][] = [
+  ['/proc/self/fd', '/dev/fd'],
+  ['/proc/self/fd/0', '/dev/stdin'],
+  ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'],
+];
+
+/**
+ * Builds the container, top to bottom, through tsrunc-init: namespaces, the
+ * process, its cgroup, the root filesystem and its mounts, devices, the new
+ * root, then the process settings. Returns the container process's host pid
+ * once it waits for `start`.
+ */
+export function setupContainer(ops: InitOps, host: HostSide, o: SetupOptions): number {
+  const { spec } = o;
+  const linux = spec.linux ?? {};
+  const ns = planNamespaces(linux.namespaces);
+  const userns = ns.has('user');
+
+  // 1. Namespaces: join those given by path, create the rest with the container process.
+  if (ns.unshareTime) {
+    ops.unshare(CLONE.NEWTIME);
+    ops.writeFile('/proc/self/timens_offsets', timeOffsets(linux.timeOffsets), false);
+  }
+  if (ns.join.length) ops.joinNamespaces(ns.join.map(({ flag, path }) => ({ flag, path })));
+  const pid = ops.clone(ns.cloneFlags, o.cgroup?.mode === 'unified' ? o.cgroup.dirs[''] : undefined);
+  host.onPid(pid);
+
+  // 2. From outside: id maps, cgroup, OOM score. Nothing configured has run yet.
+  if (ns.isNew('user')) host.writeIdMaps(pid, idMap(linux.uidMappings), idMap(linux.gidMappings));
+  if (o.cgroup && o.cgroup.mode !== 'unified') host.joinCgroup(pid);
+  if (spec.process?.oomScoreAdj !== undefined) host.setOomScoreAdj(pid, spec.process.oomScoreAdj);
+  // After joining the cgroup, so that it is the root of the new cgroup namespace.
+  if (ns.unshareCgroup) ops.unshare(CLONE.NEWCGROUP);
+
+  // 3. The root filesystem and everything mounted in it. The state directory (exec.fifo) is
+  // opened first: after pivot_root no host path resolves any more.
+  ops.setStartFifo(o.stateDir);
+  prepareRootfs(ops, host, o, ns);
+  for (const m of spec.mounts ?? []) mountEntry(ops, host, o, m, ns);
+  if (needsDevSetup(spec.mounts)) createDevices(ops, [...DEFAULT_DEVICES, ...(linux.devices ?? [])], userns);
+  else createDevices(ops, linux.devices ?? [], userns);
+
+  // 4. Hooks that see the container's namespaces but still the host's root.
+  host.runRuntimeHooks('prestart', pid);
+  host.runRuntimeHooks('createRuntime', pid);
+  for (const hook of spec.hooks?.createContainer ?? []) ops.runHook(hookRequest(hook, host.hookState(pid, 'creating')));
+
+  // 5. Enter the new root and finish it.
+  const cwd = spec.process?.cwd ?? '/';
+  ops.mkdirAll(cwd, 0o755, true);
+  if (o.noPivot) ops.chroot(o.rootfs);
+  else ops.pivotRoot(o.rootfs);
+  if (spec.root?.readonly) ops.readonlyPath('/');
+  if (spec.hostname !== undefined) ops.sethostname(spec.hostname);
+  if (spec.domainname !== undefined) ops.setdomainname(spec.domainname);
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
+    ops.writeFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, true);
+  }
+  for (const p of linux.readonlyPaths ?? []) ops.readonlyPath(p);
+  for (const p of linux.maskedPaths ?? []) ops.maskPath(p);
+
+  // 6. The process: what runs, as whom, with what. Then wait for `start`.
+  configureProcess(ops, spec.process!, {
+    preserveFds: o.preserveFds,
+    consoleFd: o.consoleFd,
+    setgroups: true,
+    log: o.log,
+  });
+  for (const hook of spec.hooks?.startContainer ?? []) ops.addHook(hookRequest(hook, host.hookState(pid, 'created')));
+  ops.finish();
+  return pid;
+}
+
+function idMap(mappings: IdMapping[] = []): string {
+  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+function timeOffsets(offsets: Record<string, { secs?: number; nanosecs?: number }> = {}): string {
+  return Object.entries(offsets).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`).join('');
+}
+
+const ROOT_PROPAGATION: Record<string, number> = {
+  shared: MS.SHARED, rshared: MS.SHARED | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/**
+ * Cut the container's mount namespace off from the host's (rslave unless
+ * rootfsPropagation says otherwise), then bind the rootfs onto itself: it
+ * must be a mount point for pivot_root, and the root every in-root path is
+ * resolved from.
+ */
+function prepareRootfs(ops: InitOps, host: HostSide, o: SetupOptions, ns: NamespacePlan): void {
+  if (!ns.has('mount')) throw new TsruncError('linux.namespaces: a mount namespace is required to set up the root filesystem');
+  const propagation = o.spec.linux?.rootfsPropagation;
+  const flag = propagation ? ROOT_PROPAGATION[propagation] : MS.SLAVE | MS.REC;
+  ops.mount({ target: '/', flags: flag, inRoot: false });
+  // pivot_root refuses a new root whose parent mount is shared; with shared propagation the parent is made private.
+  if (propagation === 'shared' || propagation === 'rshared') {
+    ops.mount({ target: host.mountPointOf(join(o.rootfs, '..')), flags: MS.PRIVATE, inRoot: false });
+  }
+  ops.mount({ source: o.rootfs, target: o.rootfs, flags: MS.BIND | MS.REC, inRoot: false });
+  ops.setRoot(o.rootfs);
+}
+
+function needsDevSetup(mounts: Mount[] = []): boolean {
+  return !mounts.some((m) => cleanPath(m.destination) === '/dev' && parseMountOptions(m).bind);
+}
+
+function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns: NamespacePlan): void {
+  const dest = cleanPath(m.destination);
+  const opts = parseMountOptions(m);
+  if (opts.tmpcopyup) throw new TsruncError(`mounts ${dest}: option "tmpcopyup" is not supported by tsrunc`);
+  if (m.type === 'cgroup' || m.type === 'cgroup2') {
+    mountCgroups(ops, o, dest, opts.flags, ns);
+  } else if (opts.bind) {
+    const source = m.source && !isAbsolute(m.source) ? join(o.bundle, m.source) : m.source ?? '';
+    const kind = host.statSource(source);
+    if (kind === 'missing') throw new TsruncError(`mounts ${dest}: bind source ${JSON.stringify(source)} does not exist`);
+    if (kind === 'dir') ops.mkdirAll(dest, 0o755, true);
+    else ops.mkfile(dest, 0o644, true);
+    ops.mount({ source, target: dest, flags: MS.BIND | (opts.recursive ? MS.REC : 0), inRoot: true });
+    // A bind mount takes its flags only from a remount of the new mount.
+    const remountFlags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+    if (remountFlags) ops.mount({ target: dest, flags: MS.BIND | MS.REMOUNT | (opts.recursive ? MS.REC : 0) | remountFlags, inRoot: true });
+  } else {
+    ops.mkdirAll(dest, 0o755, true);
+    ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags: opts.flags, data: opts.data, inRoot: true });
+  }
+  for (const p of opts.propagation) ops.mount({ target: dest, flags: p, inRoot: true });
+}
+
+/**
+ * A "cgroup" mount: with a cgroup namespace, fresh cgroup filesystems that
+ * show the container's cgroup as their root; without one, bind mounts of the
+ * container's own cgroup directories. On v1/hybrid hosts, a tmpfs holding one
+ * directory per hierarchy, as on the host.
+ */
+function mountCgroups(ops: InitOps, o: SetupOptions, dest: string, flags: number, ns: NamespacePlan): void {
+  const record = o.cgroup;
+  const hierarchies = o.cgroupHierarchies ?? [];
+  if (!record) throw new TsruncError(`mounts ${dest}: a cgroup mount needs the container's cgroup`);
+  const own = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.RELATIME);
+  const mountOne = (key: string, target: string, version: 1 | 2, controllers: string[]) => {
+    ops.mkdirAll(target, 0o755, true);
+    if (ns.has('cgroup')) {
+      ops.mount({ source: 'cgroup', target, fstype: version === 2 ? 'cgroup2' : 'cgroup', flags: own, data: controllers.join(','), inRoot: true });
+    } else {
+      ops.mount({ source: record.dirs[key], target, flags: MS.BIND | MS.REC, inRoot: true });
+      ops.mount({ target, flags: MS.BIND | MS.REMOUNT | own, inRoot: true });
+    }
+  };
+  if (record.mode === 'unified') {
+    mountOne('', dest, 2, []);
+    return;
+  }
+  ops.mkdirAll(dest, 0o755, true);
+  ops.mount({ source: 'tmpfs', target: dest, fstype: 'tmpfs', flags: own & ~MS.RDONLY, data: 'mode=755', inRoot: true });
+  for (const h of hierarchies) {
+    if (!(h.key in record.dirs)) continue;
+    const name = basename(h.mountPoint);
+    mountOne(h.key, `${dest}/${name}`, h.version, h.controllers);
+    // Co-mounted controllers ("cpu,cpuacct") are reachable under each name, as on the host.
+    if (h.controllers.length > 1) for (const c of h.controllers) if (c !== name) ops.symlink(name, `${dest}/${c}`);
+  }
+  if (own & MS.RDONLY) ops.mount({ target: dest, flags: MS.REMOUNT | MS.BIND | own, inRoot: true });
+}
+
+function createDevices(ops: InitOps, devices: Device[], userns: boolean): void {
+  const seen = new Set<string>();
+  for (const d of devices) {
+    const path = cleanPath(d.path);
+    if (seen.has(path)) continue;
+    seen.add(path);
+    // In a user namespace mknod is refused: bind the host's node instead (only for the standard devices and real nodes).
+    if (userns && d.type !== 'p') {
+      ops.bindDevice(path, path);
+      continue;
+    }
+    const type = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
+    const mode = type | ((d.fileMode ?? 0o666) & 0o7777);
+    ops.mknod(path, mode, d.type === 'p' ? 0n : makedev(d.major ?? 0, d.minor ?? 0), d.uid ?? 0, d.gid ?? 0);
+  }
+  if (devices === DEFAULT_DEVICES || devices.some((d) => d.path === '/dev/null')) {
+    for (const [target, link] of DEV_SYMLINKS) ops.symlink(target, link);
+    ops.symlink('pts/ptmx', '/dev/ptmx');
+  }
+}
+
+export interface ProcessOptions {
+  preserveFds: number;
+  consoleFd?: number;
+  /** False inside a user namespace whose setgroups is denied. */
+  setgroups: boolean;
+  log: Logger;
+}
+
+/** The process part, shared by create and exec: what runs, as whom, with which limits and privileges. */
+export function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): void {
+  ops.setExec(p.args ?? [], p.env ?? [], p.cwd);
+  ops.setUser({ uid: p.user.uid, gid: p.user.gid, umask: p.user.umask, additionalGids: p.user.additionalGids ?? [], setgroups: o.setgroups });
+  if (p.capabilities) {
+    const { masks, unsupported } = capabilityMasks(p.capabilities);
+    if (unsupported.length) o.log.warn(`capabilities not supported by this kernel, dropped: ${unsupported.join(', ')}`);
+    // The kernel raises an ambient capability only if it is inheritable and permitted too; runc
+    // silently skips the others (`runc spec` itself asks for ambient ones without inheritable).
+    const [, , inheritable, permitted, ambient] = masks;
+    const raisable = ambient & inheritable & permitted;
+    if (raisable !== ambient) o.log.debug(`ambient capabilities not also inheritable and permitted are not raised (mask 0x${(ambient & ~raisable).toString(16)})`);
+    masks[4] = raisable;
+    ops.setCaps(masks);
+  }
+  for (const r of p.rlimits ?? []) ops.setRlimit(rlimitNumber(r.type)!, BigInt(r.soft), BigInt(r.hard));
+  if (p.noNewPrivileges) ops.setNoNewPrivs();
+  if (o.preserveFds) ops.setPreserveFds(o.preserveFds);
+  if (p.terminal) {
+    if (o.consoleFd === undefined) throw new TsruncError('process.terminal is true but there is no console socket to send the pty to');
+    ops.setConsole(o.consoleFd, p.consoleSize?.height ?? 0, p.consoleSize?.width ?? 0);
+  }
+}
+
+export function hookRequest(hook: Hook, state: string): HookRequest {
+  return { path: hook.path, args: hook.args ?? [], env: hook.env ?? [], timeout: hook.timeout ?? 0, stdin: state };
+}

@@ -1,0 +1,50 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive } from '../state/proc';
+import type { ContainerRecord } from '../state/store';
+import type { State, Status } from '../spec/types';
+import type { CgroupRecord } from '../cgroups/types';
+
+/**
+ * A container's status, derived from the live system rather than trusted
+ * from disk: its process (pid and start time, so a recycled pid never reads
+ * as ours), the start fifo (present until `start`), and the freezer.
+ */
+export function deriveStatus(record: ContainerRecord, stateDir: string): Status {
+  if (record.creating) return isAlive(record.creating.pid, record.creating.startTime) ? 'creating' : 'stopped';
+  if (record.pid === undefined || record.pidStartTime === undefined || !isAlive(record.pid, record.pidStartTime)) return 'stopped';
+  if (existsSync(join(stateDir, 'exec.fifo'))) return 'created';
+  if (record.cgroup && isFrozen(record.cgroup)) return 'paused';
+  return 'running';
+}
+
+function isFrozen(cgroup: CgroupRecord): boolean {
+  try {
+    if (cgroup.mode === 'unified') return /^frozen 1$/m.test(readFileSync(join(cgroup.dirs[''], 'cgroup.events'), 'utf8'));
+    const dir = cgroup.dirs.freezer;
+    return dir !== undefined && readFileSync(join(dir, 'freezer.state'), 'utf8').trim() === 'FROZEN';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The OCI state document, plus what runc adds (rootfs, created, owner) for
+ * tools that read those. A stopped container has no pid: the spec asks for
+ * one only while created or running, and the old one may be another
+ * process by now.
+ */
+export function ociState(record: ContainerRecord, status: Status): State & Record<string, unknown> {
+  const state: State & Record<string, unknown> = {
+    ociVersion: record.ociVersion,
+    id: record.id,
+    status,
+    bundle: record.bundle,
+  };
+  if (status !== 'stopped' && record.pid !== undefined) state.pid = record.pid;
+  state.rootfs = record.rootfs;
+  state.created = record.created;
+  state.owner = '';
+  if (record.annotations && Object.keys(record.annotations).length) state.annotations = record.annotations;
+  return state;
+}

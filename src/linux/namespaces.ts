@@ -1,0 +1,78 @@
+import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { CLONE } from './constants';
+import { TsruncError, errnoOf } from '../sys/errors';
+import type { Namespace, NamespaceType } from '../spec/types';
+
+export const NAMESPACE_FLAGS: Record<NamespaceType, number> = {
+  pid: CLONE.NEWPID, network: CLONE.NEWNET, mount: CLONE.NEWNS, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS,
+  user: CLONE.NEWUSER, cgroup: CLONE.NEWCGROUP, time: CLONE.NEWTIME,
+};
+
+/** The name the kernel gives each type in /proc/<pid>/ns and in nsfs links ("net:[4026531992]"). */
+export const NSFS_NAMES: Record<NamespaceType, string> = {
+  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
+};
+
+/**
+ * Joining order: the user namespace first (it decides what we may do in the
+ * others), the mount namespace last (it changes how later paths resolve —
+ * though tsrunc-init opens every path before joining any).
+ */
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+
+export interface NamespacePlan {
+  /** CLONE_NEW* flags for namespaces created by clone() itself. */
+  cloneFlags: number;
+  /** Created after the process has joined its cgroup, so that the cgroup is its namespace root. */
+  unshareCgroup: boolean;
+  /** Created by unshare() before clone(): clone() cannot take CLONE_NEWTIME. */
+  unshareTime: boolean;
+  join: { type: NamespaceType; flag: number; path: string }[];
+  has: (type: NamespaceType) => boolean;
+  isNew: (type: NamespaceType) => boolean;
+}
+
+export function planNamespaces(namespaces: Namespace[] = []): NamespacePlan {
+  let cloneFlags = 0;
+  const join: NamespacePlan['join'] = [];
+  for (const ns of namespaces) {
+    const flag = NAMESPACE_FLAGS[ns.type];
+    if (ns.path) join.push({ type: ns.type, flag, path: ns.path });
+    else if (ns.type !== 'cgroup' && ns.type !== 'time') cloneFlags |= flag;
+  }
+  join.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  const find = (type: NamespaceType) => namespaces.find((n) => n.type === type);
+  return {
+    cloneFlags,
+    unshareCgroup: !!find('cgroup') && !find('cgroup')!.path,
+    unshareTime: !!find('time') && !find('time')!.path,
+    join,
+    has: (type) => !!find(type),
+    isNew: (type) => !!find(type) && !find(type)!.path,
+  };
+}
+
+/**
+ * Checks that path is a namespace file of the given type (an nsfs link such
+ * as /proc/<pid>/ns/net or a bind mount of one), so a wrong path is a clear
+ * error before anything is built.
+ */
+export function checkNamespacePath(type: NamespaceType, path: string, where: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new TsruncError(`${where}: cannot open namespace ${JSON.stringify(path)}: ${errnoOf(err) ?? (err as Error).message}`);
+  }
+  try {
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    const m = /^([a-z_]+):\[\d+\]$/.exec(link);
+    const kind = m?.[1] === 'pid_for_children' ? 'pid' : m?.[1] === 'time_for_children' ? 'time' : m?.[1];
+    if (!m) throw new TsruncError(`${where}: ${JSON.stringify(path)} is not a namespace file`);
+    if (kind !== NSFS_NAMES[type]) {
+      throw new TsruncError(`${where}: ${JSON.stringify(path)} is a ${kind} namespace, not ${type}`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

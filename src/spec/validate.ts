@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { isKnownCapability, CAPABILITY_SETS } from '../linux/capabilities';
+import { rlimitNumber } from '../linux/rlimits';
+import { TsruncError, errnoOf } from '../sys/errors';
+import type { Process, Spec } from './types';
+
+/** One problem in a document: where (a JSON pointer) and what is wrong. */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
+
+/** The validators compiled from schemas/ at build time (src/build/compile-schemas.ts). */
+function validators(): Record<'config' | 'process' | 'state' | 'features', Validator> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./validators.js');
+}
+
+function schemaProblems(validate: Validator, doc: unknown): Problem[] {
+  if (validate(doc)) return [];
+  return (validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: describe(e) }));
+}
+
+function describe(e: AjvError): string {
+  if (e.keyword === 'additionalProperties') return `unknown property ${JSON.stringify(e.params.additionalProperty)}`;
+  if (e.keyword === 'enum') return `${e.message}: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return e.message ?? e.keyword;
+}
+
+export class ValidationError extends TsruncError {
+  constructor(readonly document: string, readonly problems: Problem[]) {
+    super(problems.map((p) => `${document}: ${p.path}: ${p.message}`).join('\n'));
+  }
+}
+
+/**
+ * The rules the spec states in words, beyond what its schema can say.
+ * `prefix` is the JSON pointer of the process object ("/process" in
+ * config.json, "" in a process.json).
+ */
+export function processProblems(p: Process, prefix: string): Problem[] {
+  const out: Problem[] = [];
+  if (!p.cwd || !p.cwd.startsWith('/')) out.push({ path: `${prefix}/cwd`, message: 'must be an absolute path' });
+  if (!p.args || p.args.length === 0) out.push({ path: `${prefix}/args`, message: 'must name the program to run' });
+  for (const set of CAPABILITY_SETS) {
+    (p.capabilities?.[set] ?? []).forEach((name, i) => {
+      if (!isKnownCapability(name)) out.push({ path: `${prefix}/capabilities/${set}/${i}`, message: `unknown capability ${JSON.stringify(name)}` });
+    });
+  }
+  const seen = new Set<string>();
+  (p.rlimits ?? []).forEach((r, i) => {
+    if (rlimitNumber(r.type) === undefined) out.push({ path: `${prefix}/rlimits/${i}/type`, message: `unknown rlimit ${JSON.stringify(r.type)}` });
+    else if (seen.has(r.type)) out.push({ path: `${prefix}/rlimits/${i}/type`, message: `duplicate rlimit ${r.type}` });
+    seen.add(r.type);
+    if (r.soft > r.hard) out.push({ path: `${prefix}/rlimits/${i}`, message: 'soft limit must not exceed the hard limit' });
+  });
+  if (p.terminal === false && p.consoleSize) out.push({ path: `${prefix}/consoleSize`, message: 'is only meaningful with terminal: true' });
+  return out;
+}
+
+export function configProblems(spec: Spec): Problem[] {
+  const out: Problem[] = [];
+  if (!spec.root) out.push({ path: '/root', message: 'is required on Linux' });
+  if (!spec.process) out.push({ path: '/process', message: 'is required to create a container' });
+  else out.push(...processProblems(spec.process, '/process'));
+  const linux = spec.linux ?? {};
+  const types = new Set<string>();
+  (linux.namespaces ?? []).forEach((ns, i) => {
+    if (types.has(ns.type)) out.push({ path: `/linux/namespaces/${i}/type`, message: `namespace type ${JSON.stringify(ns.type)} given more than once` });
+    types.add(ns.type);
+    if (ns.path !== undefined && !isAbsolute(ns.path)) out.push({ path: `/linux/namespaces/${i}/path`, message: 'must be an absolute path' });
+  });
+  const uts = linux.namespaces?.find((n) => n.type === 'uts');
+  if (spec.hostname !== undefined && spec.hostname !== '' && (!uts || uts.path)) {
+    out.push({ path: '/hostname', message: 'can only be set with a new uts namespace' });
+  }
+  if (spec.domainname !== undefined && spec.domainname !== '' && (!uts || uts.path)) {
+    out.push({ path: '/domainname', message: 'can only be set with a new uts namespace' });
+  }
+  for (const [kind, hooks] of Object.entries(spec.hooks ?? {})) {
+    (hooks ?? []).forEach((h, i) => {
+      if (!isAbsolute(h.path)) out.push({ path: `/hooks/${kind}/${i}/path`, message: 'must be an absolute path' });
+    });
+  }
+  (spec.mounts ?? []).forEach((m, i) => {
+    if (!m.destination) out.push({ path: `/mounts/${i}/destination`, message: 'must not be empty' });
+  });
+  (linux.devices ?? []).forEach((d, i) => {
+    if (!isAbsolute(d.path)) out.push({ path: `/linux/devices/${i}/path`, message: 'must be an absolute path' });
+    if ((d.type === 'c' || d.type === 'b' || d.type === 'u') && (d.major === undefined || d.minor === undefined)) {
+      out.push({ path: `/linux/devices/${i}`, message: `a ${d.type} device needs major and minor` });
+    }
+  });
+  if (linux.timeOffsets && !types.has('time')) out.push({ path: '/linux/timeOffsets', message: 'needs a time namespace' });
+  return out;
+}
+
+function parseJson(text: string, document: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(document, [{ path: '/', message: `invalid JSON: ${(err as Error).message}` }]);
+  }
+}
+
+/** Reads and validates <bundle>/config.json: the schema first, then the rules the schema cannot say. */
+export function loadConfig(bundle: string): Spec {
+  const file = join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new TsruncError(`cannot read ${file}: ${errnoOf(err) === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  return validateConfig(parseJson(text, 'config.json'));
+}
+
+export function validateConfig(doc: unknown): Spec {
+  const problems = schemaProblems(validators().config, doc);
+  if (problems.length) throw new ValidationError('config.json', problems.slice(0, 5));
+  const rules = configProblems(doc as Spec);
+  if (rules.length) throw new ValidationError('config.json', rules);
+  return doc as Spec;
+}
+
+export function validateProcess(doc: unknown, document = 'process.json'): Process {
+  const problems = schemaProblems(validators().process, doc);
+  if (problems.length) throw new ValidationError(document, problems.slice(0, 5));
+  const rules = processProblems(doc as Process, '');
+  if (rules.length) throw new ValidationError(document, rules);
+  return doc as Process;
+}
+
+export function validateDocument(kind: 'state' | 'features', doc: unknown): Problem[] {
+  return schemaProblems(validators()[kind], doc);
+}
+
+export { parseJson };

@@ -236,18 +236,35 @@ static char *split_last(const char *path, char **base) {
   return copy;
 }
 
-/* mkdir -p inside the root (or on the host when !IN_ROOT). Returns -1 with errno. */
-static int mkdir_all(const char *path, mode_t mode, unsigned opts) {
+/*
+ * mkdir -p inside the root (or on the host when !IN_ROOT). Returns -1 with
+ * errno. A dangling symlink on the way is followed the way the kernel would
+ * inside the root (its target is created, within the root), as runc does.
+ */
+static int mkdir_all_depth(const char *path, mode_t mode, unsigned opts, int depth) {
+  if (depth > 40) { errno = ELOOP; return -1; }
   int fd = open_path(path, opts, O_PATH | O_DIRECTORY);
   if (fd >= 0) { close(fd); return 0; }
   if (errno != ENOENT) return -1;
   char *base, *parent = split_last(path, &base);
   int r = -1;
   if (!strcmp(base, ".") || !strcmp(base, "..") || !*base) { errno = EINVAL; goto out; }
-  if (mkdir_all(parent, mode, opts) < 0) goto out;
+  if (mkdir_all_depth(parent, mode, opts, depth + 1) < 0) goto out;
   int pfd = open_path(parent, opts, O_PATH | O_DIRECTORY);
   if (pfd < 0) goto out;
-  if (mkdirat(pfd, base, mode) < 0 && errno != EEXIST) { close(pfd); goto out; }
+  if (mkdirat(pfd, base, mode) < 0) {
+    char target[PATH_MAX];
+    ssize_t n = errno == EEXIST ? readlinkat(pfd, base, target, sizeof target - 1) : -1;
+    int e = errno;
+    close(pfd);
+    if (n < 0) { errno = e == EINVAL ? EEXIST : e; goto out; }
+    target[n] = 0;
+    char next[2 * PATH_MAX + 2];
+    if (target[0] == '/') snprintf(next, sizeof next, "%s", target);
+    else snprintf(next, sizeof next, "%s/%s", parent, target);
+    r = mkdir_all_depth(next, mode, opts, depth + 1);
+    goto out;
+  }
   close(pfd);
   /* Re-open: the directory (not a symlink planted in its place) must be there now. */
   fd = open_path(path, opts, O_PATH | O_DIRECTORY);
@@ -257,6 +274,8 @@ out:
   free(parent);
   return r;
 }
+
+static int mkdir_all(const char *path, mode_t mode, unsigned opts) { return mkdir_all_depth(path, mode, opts, 0); }
 
 /* Opens the parent directory of path (created if needed) and returns its last component in *base. */
 static int open_parent(const char *path, unsigned opts, char **base) {

@@ -1,4 +1,4 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { createCgroup, destroyCgroup, planCgroup } from '../cgroups/manager';
@@ -24,8 +24,12 @@ export interface CreateOptions {
   bundle: string;
   pidFile?: string;
   consoleSocket?: string;
-  /** An already connected console socket of this process (foreground `run -t` makes its own). */
-  consoleSocketFd?: number;
+  /**
+   * Foreground `run`: when process.terminal is true and no --console-socket
+   * is given, make a socketpair and keep one end for tsrunc-shim, which then
+   * relays the terminal.
+   */
+  ownConsole?: boolean;
   noPivot: boolean;
   preserveFds: number;
   supervision: Supervision;
@@ -36,6 +40,10 @@ export interface CreateOptions {
 export interface Created {
   record: ContainerRecord;
   pid: number;
+  dir: string;
+  spec: Spec;
+  /** With ownConsole: our end of the console socketpair (the pty master arrives on it). */
+  console?: number;
 }
 
 /**
@@ -54,12 +62,14 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   (spec.linux?.namespaces ?? []).forEach((ns, i) => {
     if (ns.path) checkNamespacePath(ns.type, ns.path, `linux.namespaces[${i}] (${ns.type})`);
   });
-  if (spec.process?.terminal && o.consoleSocket === undefined && o.consoleSocketFd === undefined) {
+  if (spec.process?.terminal && o.consoleSocket === undefined && !o.ownConsole) {
     throw new TsruncError('process.terminal is true: --console-socket is required to receive the pty when tsrunc does not stay attached');
   }
   if (o.store.exists(o.id)) throw new TsruncError(`container with id ${JSON.stringify(o.id)} already exists`);
   const cgroup = planCgroup(spec.linux?.cgroupsPath, o.id);
   const consoleSocket = o.consoleSocket !== undefined ? await connectConsole(o.consoleSocket) : undefined;
+  const { socketpair } = await import('../sys/libc');
+  const consolePair = spec.process?.terminal && !consoleSocket && o.ownConsole ? socketpair() : undefined;
 
   const dir = o.store.claim(o.id);
   const self = readProcStat(process.pid)!;
@@ -73,13 +83,15 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     // The container is built from this copy: later edits of the bundle's config.json change nothing.
     writeFileSync(`${dir}/config.json`, JSON.stringify(spec));
     const { mkfifo } = await import('../sys/libc');
+    // Writable by anyone (mode set past the umask): the container's process opens it after switching to its user.
     mkfifo(`${dir}/exec.fifo`, 0o622);
+    chmodSync(`${dir}/exec.fifo`, 0o622);
     o.store.write(record);
     createCgroup(cgroup);
     o.store.write(record);
     launched = launchInit({
       preserveFds: o.preserveFds,
-      consoleSocket: consoleSocket?.fd ?? o.consoleSocketFd,
+      consoleSocket: consoleSocket?.fd ?? consolePair?.[1],
       supervision: o.supervision,
     });
     const stateJson = (pid: number, status: 'creating' | 'created') => JSON.stringify({ ...ociState({ ...record, pid }, status), pid });
@@ -97,12 +109,14 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     delete record.creating;
     o.store.write(record);
     if (launched.shimControl !== undefined) tellShim(launched.shimControl, pid);
-    return { record, pid };
+    return { record, pid, dir, spec, console: consolePair?.[0] };
   } catch (err) {
+    if (consolePair) closeSync(consolePair[0]);
     await abortCreate(o, spec, record, cgroup, launched);
     throw err;
   } finally {
     consoleSocket?.destroy();
+    if (consolePair) closeSync(consolePair[1]);
   }
 }
 

@@ -87,13 +87,15 @@ static struct {
   struct sock_filter *seccomp;
   size_t seccomp_len;
   unsigned seccomp_flags;
+  int listener_sock;              /* SCMP_ACT_NOTIFY: where the notify fd goes, with listener_state */
+  char *listener_state;
   int fifo_dir;                   /* -1: exec at once (exec); else wait for `start` */
   unsigned preserve_fds;
   int console_sock;               /* -1: no terminal */
   unsigned short rows, cols;
   struct hook { char **argv, **env; long timeout; char *stdin_data; } hooks[MAX_HOOKS]; /* argv[0] is the path, argv+1 the hook's args */
   size_t nhooks;
-} plan = { .umask = -1, .setgroups = 1, .fifo_dir = -1, .console_sock = -1 };
+} plan = { .umask = -1, .setgroups = 1, .fifo_dir = -1, .console_sock = -1, .listener_sock = -1 };
 
 /* ---- framing ---- */
 
@@ -545,14 +547,23 @@ static void op_pivot_root(struct msg *m) {
 
 static void op_chroot(struct msg *m) {
   char *path = get_str(m);
+  uint64_t move = get_u64(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
   if (chdir(path) < 0) FAIL("chdir new root");
-  if (mount(path, "/", NULL, MS_MOVE, NULL) < 0) FAIL("move root");
+  if (move && mount(path, "/", NULL, MS_MOVE, NULL) < 0) FAIL("move root");
   if (chroot(".") < 0) FAIL("chroot");
   if (chdir("/") < 0) FAIL("chdir /");
   if (root_fd >= 0) close(root_fd);
   root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) FAIL("open /");
+  OK(0);
+}
+
+static void op_become_root(void) {
+  /* Dropping supplementary groups is refused once setgroups is "deny"; that is fine. */
+  if (setgroups(0, NULL) < 0 && errno != EPERM) FAIL("setgroups");
+  if (setresgid(0, 0, 0) < 0) FAIL("setresgid 0");
+  if (setresuid(0, 0, 0) < 0) FAIL("setresuid 0");
   OK(0);
 }
 
@@ -691,6 +702,13 @@ static void op_set_seccomp(struct msg *m) {
   OK(0);
 }
 
+static void op_set_seccomp_listener(struct msg *m) {
+  plan.listener_sock = (int)get_u64(m);
+  plan.listener_state = get_str(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  OK(0);
+}
+
 static void op_set_start_fifo(struct msg *m) {
   char *dir = get_str(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
@@ -772,9 +790,31 @@ static void op_run_hook(struct msg *m) {
 
 /* ---- the final request ---- */
 
+static int send_fd(int sock, int fd, const char *data, size_t len) {
+  struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
+}
+
+/* Loads the filter; with a listener (SCMP_ACT_NOTIFY), sends the notify fd and the container's state to it. */
 static int load_seccomp(void) {
   struct sock_fprog prog = { .len = (unsigned short)plan.seccomp_len, .filter = plan.seccomp };
-  return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags, &prog);
+  int r = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags, &prog);
+  if (r < 0) return -1;
+  if (plan.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+    if (plan.listener_sock < 0) { close(r); errno = ENOTCONN; return -1; }
+    int e = send_fd(plan.listener_sock, r, plan.listener_state, strlen(plan.listener_state)) < 0 ? errno : 0;
+    close(r);
+    close(plan.listener_sock);
+    if (e) { errno = e; return -1; }
+  }
+  return 0;
 }
 
 static int last_cap(void) {
@@ -880,16 +920,7 @@ static int setup_console(const char **failed) {
     if (ioctl(slave, TIOCSWINSZ, &ws) < 0) { *failed = "set console size"; return -1; }
   }
   /* Hand the master to whoever listens on the console socket (containerd, conmon, tsrunc's shim). */
-  char name[] = "/dev/ptmx";
-  struct iovec iov = { .iov_base = name, .iov_len = sizeof name - 1 };
-  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (sendmsg(plan.console_sock, &msg, 0) < 0) { *failed = "send pty master on console socket"; return -1; }
+  if (send_fd(plan.console_sock, master, "/dev/ptmx", 9) < 0) { *failed = "send pty master on console socket"; return -1; }
   close(master);
   close(plan.console_sock);
   if (setsid() < 0) { *failed = "setsid"; return -1; }
@@ -923,18 +954,28 @@ static void report_late(int err, const char *fmt, ...) {
 
 static void op_finish(void) {
   const char *failed = NULL;
-  if (!plan.args) { errno = EINVAL; FAIL("no process to run"); }
+  if (!plan.args) {
+    /* A container created without a process (the spec allows it; `start` will refuse): hold its namespaces until it is deleted. */
+    reply(0, 0, NULL);
+    close(chan);
+    for (;;) pause();
+  }
   if (plan.console_sock >= 0 && setup_console(&failed) < 0) FAIL(failed);
+  /* Nothing but stdio and the preserved fds may reach the container (CVE-2024-21626 class). */
+  if (syscall(SYS_close_range, 3 + plan.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) FAIL("mark fds close-on-exec");
   for (size_t i = 0; i < plan.nrlimits; i++)
     if (setrlimit(plan.rlimits[i].res, &plan.rlimits[i].lim) < 0) {
       static char d[64];
       snprintf(d, sizeof d, "setrlimit %d", plan.rlimits[i].res);
       FAIL(d);
     }
-  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the caps below may drop: load it now. */
+  /*
+   * Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the caps
+   * below may drop: load it now. Every syscall from here to execve must then
+   * be allowed by the container's profile, as with runc: capset, prctl,
+   * setgroups, setres[ug]id, chdir, getcwd, stat, access, open, write, execve.
+   */
   if (plan.seccomp && !plan.no_new_privs && load_seccomp() < 0) FAIL("load seccomp filter");
-  /* Nothing but stdio and the preserved fds may reach the container (CVE-2024-21626 class). */
-  if (syscall(SYS_close_range, 3 + plan.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) FAIL("mark fds close-on-exec");
   int chdir_done = 0;
   if (plan.cwd && *plan.cwd) {
     /* As root first (a volume only root can enter), again as the user after setuid if that was refused. */
@@ -1031,6 +1072,8 @@ int main(int argc, char **argv) {
     case OP_SET_CONSOLE: op_set_console(&m); break;
     case OP_ADD_HOOK: op_add_hook(&m); break;
     case OP_RUN_HOOK: op_run_hook(&m); break;
+    case OP_SET_SECCOMP_LISTENER: op_set_seccomp_listener(&m); break;
+    case OP_BECOME_ROOT: op_become_root(); break;
     case OP_FINISH: op_finish(); break;
     default: reply(ENOSYS, 0, "unknown request"); break;
     }

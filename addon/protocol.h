@@ -27,7 +27,7 @@ enum tsrunc_op {
   OP_SYMLINK = 9,         /* str target, str linkpath, u64 opts */
   OP_SET_ROOT = 10,       /* str path: the directory every IN_ROOT path is resolved in */
   OP_PIVOT_ROOT = 11,     /* str new root */
-  OP_CHROOT = 12,         /* str new root: MS_MOVE + chroot, for --no-pivot */
+  OP_CHROOT = 12,         /* str new root, u64 move (1: MS_MOVE it onto / first, for --no-pivot; 0: plain chroot, no mount namespace) */
   OP_SETHOSTNAME = 13,    /* str */
   OP_SETDOMAINNAME = 14,  /* str */
   OP_UMOUNT = 15,         /* str target, u64 flags, u64 opts */
@@ -47,6 +47,8 @@ enum tsrunc_op {
   OP_ADD_HOOK = 29,       /* strs args (args[0] is the path), strs env, u64 timeout secs, str stdin: startContainer hook */
   OP_FINISH = 30,         /* apply the process settings, reply, (wait for start), exec */
   OP_RUN_HOOK = 31,       /* strs args, strs env, u64 timeout secs, str stdin: run one hook now, here */
+  OP_BECOME_ROOT = 33,    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
+  OP_SET_SECCOMP_LISTENER = 32, /* u64 fd of a connected socket, str containerProcessState JSON: gets the notify fd */
 };
 
 /* opts bits */

@@ -67,7 +67,10 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   }
   if (o.store.exists(o.id)) throw new TsruncError(`container with id ${JSON.stringify(o.id)} already exists`);
   const cgroup = planCgroup(spec.linux?.cgroupsPath, o.id);
-  const consoleSocket = o.consoleSocket !== undefined ? await connectConsole(o.consoleSocket) : undefined;
+  const seccomp = spec.linux?.seccomp ? (await import('../seccomp/filter')).compileSeccomp(spec.linux.seccomp, o.log) : undefined;
+  const consoleSocket = o.consoleSocket !== undefined ? await connectSocket(o.consoleSocket, '--console-socket') : undefined;
+  const listenerPath = seccomp?.notify ? spec.linux?.seccomp?.listenerPath : undefined;
+  const listener = listenerPath ? await connectSocket(listenerPath, 'linux.seccomp.listenerPath') : undefined;
   const { socketpair } = await import('../sys/libc');
   const consolePair = spec.process?.terminal && !consoleSocket && o.ownConsole ? socketpair() : undefined;
 
@@ -77,6 +80,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     ociVersion: spec.ociVersion, id: o.id, bundle: o.bundle, rootfs, created: new Date().toISOString(),
     annotations: spec.annotations, creating: { pid: process.pid, startTime: self.startTime },
     shim: o.supervision.kind === 'shim', cgroup,
+    hostMounts: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'mount') || undefined,
   };
   let launched: ReturnType<typeof launchInit> | undefined;
   try {
@@ -89,11 +93,13 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     o.store.write(record);
     createCgroup(cgroup);
     o.store.write(record);
+    const consoleFd = consoleSocket?.fd ?? consolePair?.[1];
     launched = launchInit({
       preserveFds: o.preserveFds,
-      consoleSocket: consoleSocket?.fd ?? consolePair?.[1],
+      pass: [...(consoleFd !== undefined ? [consoleFd] : []), ...(listener ? [listener.fd] : [])],
       supervision: o.supervision,
     });
+    const [initConsoleFd, initListenerFd] = consoleFd !== undefined ? launched.passedFds : [undefined, ...launched.passedFds];
     const stateJson = (pid: number, status: 'creating' | 'created') => JSON.stringify({ ...ociState({ ...record, pid }, status), pid });
     const host = new RealHostSide(spec, cgroup, stateJson, (pid) => {
       record.pid = pid;
@@ -102,7 +108,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     }, o.log);
     const pid = setupContainer(launched.channel, host, {
       spec, bundle: o.bundle, rootfs, stateDir: dir, noPivot: o.noPivot, preserveFds: o.preserveFds,
-      consoleFd: launched.consoleFd, cgroup, cgroupHierarchies: readHierarchies(), log: o.log,
+      consoleFd: initConsoleFd, seccomp, seccompListenerFd: initListenerFd, cgroup, cgroupHierarchies: readHierarchies(), log: o.log,
     });
     launched.channel.close();
     if (o.pidFile) writeAtomic(o.pidFile, String(pid), 0o644);
@@ -116,6 +122,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     throw err;
   } finally {
     consoleSocket?.destroy();
+    listener?.destroy();
     if (consolePair) closeSync(consolePair[1]);
   }
 }
@@ -127,6 +134,7 @@ async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord
     launched?.child.kill('SIGKILL');
     if (launched?.shimControl !== undefined) tellShim(launched.shimControl, undefined);
     if (record.pid !== undefined) await killAndWait(record.pid, record.pidStartTime);
+    if (record.hostMounts) await unmountUnder(record.rootfs);
     await destroyCgroup(cgroup);
   } catch (err) {
     o.log.warn(`cleaning up after a failed create: ${(err as Error).message}`);
@@ -153,6 +161,26 @@ export async function killAndWait(pid: number, startTime: string | undefined, ti
   }
 }
 
+/**
+ * Unmounts everything mounted on or below dir in tsrunc's mount namespace,
+ * deepest first: what a container without its own mount namespace left.
+ */
+export async function unmountUnder(dir: string): Promise<void> {
+  const { umount2, MNT_DETACH } = await import('../sys/libc');
+  const { readFileSync } = await import('node:fs');
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const points = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p): p is string => !!p && (p === dir || p.startsWith(prefix)));
+  for (const p of [...new Set(points)].sort((a, b) => b.length - a.length)) {
+    try {
+      umount2(p, MNT_DETACH);
+    } catch {
+      // already gone with its parent
+    }
+  }
+}
+
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -168,8 +196,8 @@ function checkSystemd(): void {
   throw new TsruncError('--systemd-cgroup: the systemd cgroup driver is not supported by tsrunc yet; use the cgroupfs driver');
 }
 
-/** Connects to the console socket up front, so a wrong path fails before anything is built. */
-function connectConsole(path: string): Promise<import('node:net').Socket & { fd: number }> {
+/** Connects to a unix socket up front (console, seccomp listener), so a wrong path fails before anything is built. */
+function connectSocket(path: string, what: string): Promise<import('node:net').Socket & { fd: number }> {
   if (!isAbsolute(path)) path = resolve(path);
   return new Promise((resolveConn, reject) => {
     const sock = connect(path);
@@ -177,6 +205,6 @@ function connectConsole(path: string): Promise<import('node:net').Socket & { fd:
       const fd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
       resolveConn(Object.assign(sock, { fd }));
     });
-    sock.once('error', (err) => reject(new TsruncError(`--console-socket ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
+    sock.once('error', (err) => reject(new TsruncError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
   });
 }

@@ -3,7 +3,7 @@ import { isAlive } from '../state/proc';
 import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
-import { killAndWait } from './create';
+import { killAndWait, unmountUnder } from './create';
 import { runHooksOrWarn } from './hooks';
 import { signalAll } from './kill';
 import { loadContainer, loadSavedConfig } from './load';
@@ -42,6 +42,7 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
       await killAndWait(record.creating.pid, record.creating.startTime);
     }
     if (record.pid !== undefined) await killAndWait(record.pid, record.pidStartTime);
+    if (record.hostMounts) await unmountUnder(record.rootfs);
     if (record.cgroup) {
       // Whatever is left in the cgroup (the container did not have its own pid namespace) goes too.
       if (status === 'paused') await thaw(record.cgroup);

@@ -62,6 +62,13 @@ export class RealHostSide implements HostSide {
     return this.state(pid, status);
   }
 
+  seccompListenerState(pid: number): string {
+    return JSON.stringify({
+      ociVersion: this.spec.ociVersion, fds: ['seccompFd'], pid,
+      metadata: this.spec.linux?.seccomp?.listenerMetadata ?? '', state: JSON.parse(this.state(pid, 'creating')),
+    });
+  }
+
   mountPointOf(path: string): string {
     let best = '/';
     for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {

@@ -6,6 +6,7 @@ import { planNamespaces, type NamespacePlan } from '../linux/namespaces';
 import { capabilityMasks } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
 import type { CgroupRecord } from '../cgroups/types';
+import type { CompiledFilter } from '../seccomp/filter';
 import type { Device, Hook, IdMapping, Mount, Process, Spec } from '../spec/types';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
@@ -28,6 +29,8 @@ export interface HostSide {
   runRuntimeHooks(kind: 'prestart' | 'createRuntime', pid: number): void;
   /** The state JSON a hook gets on stdin for the given moment. */
   hookState(pid: number, status: 'creating' | 'created'): string;
+  /** The containerProcessState JSON a seccomp listener receives with the notify fd. */
+  seccompListenerState(pid: number): string;
   /** The mounts of the host mount namespace (for the rootfs' parent mount). */
   mountPointOf(path: string): string;
   warn(msg: string): void;
@@ -44,6 +47,9 @@ export interface SetupOptions {
   preserveFds: number;
   /** The console socket's fd number inside tsrunc-init, when process.terminal is true. */
   consoleFd?: number;
+  /** linux.seccomp, compiled; with the listener socket's fd in the init when it notifies. */
+  seccomp?: CompiledFilter;
+  seccompListenerFd?: number;
   cgroup?: CgroupRecord;
   cgroupHierarchies?: { key: string; mountPoint: string; controllers: string[]; version: 1 | 2 }[];
   log: Logger;
@@ -88,6 +94,9 @@ export function setupContainer(ops: InitOps, host: HostSide, o: SetupOptions): n
 
   // 2. From outside: id maps, cgroup, OOM score. Nothing configured has run yet.
   if (ns.isNew('user')) host.writeIdMaps(pid, idMap(linux.uidMappings), idMap(linux.gidMappings));
+  // In a user namespace the process is still the unmapped host root: it becomes the namespace's root,
+  // or it could not even create a file in the container's own tmpfs (EOVERFLOW).
+  if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) ops.becomeRoot();
   if (o.cgroup && o.cgroup.mode !== 'unified') host.joinCgroup(pid);
   if (spec.process?.oomScoreAdj !== undefined) host.setOomScoreAdj(pid, spec.process.oomScoreAdj);
   // After joining the cgroup, so that it is the root of the new cgroup namespace.
@@ -107,9 +116,9 @@ export function setupContainer(ops: InitOps, host: HostSide, o: SetupOptions): n
   for (const hook of spec.hooks?.createContainer ?? []) ops.runHook(hookRequest(hook, host.hookState(pid, 'creating')));
 
   // 5. Enter the new root and finish it.
-  const cwd = spec.process?.cwd ?? '/';
-  ops.mkdirAll(cwd, 0o755, true);
-  if (o.noPivot) ops.chroot(o.rootfs);
+  if (spec.process) ops.mkdirAll(spec.process.cwd, 0o755, true);
+  if (!ns.has('mount')) ops.chroot(o.rootfs, false);
+  else if (o.noPivot) ops.chroot(o.rootfs, true);
   else ops.pivotRoot(o.rootfs);
   if (spec.root?.readonly) ops.readonlyPath('/');
   if (spec.hostname !== undefined) ops.sethostname(spec.hostname);
@@ -120,16 +129,24 @@ export function setupContainer(ops: InitOps, host: HostSide, o: SetupOptions): n
   for (const p of linux.readonlyPaths ?? []) ops.readonlyPath(p);
   for (const p of linux.maskedPaths ?? []) ops.maskPath(p);
 
-  // 6. The process: what runs, as whom, with what. Then wait for `start`.
-  configureProcess(ops, spec.process!, {
+  // 6. The process: what runs, as whom, with what. Then wait for `start`. (Without a process,
+  // which the spec allows at create, the init just holds the namespaces; `start` refuses.)
+  if (spec.process) configureProcess(ops, spec.process, {
     preserveFds: o.preserveFds,
     consoleFd: o.consoleFd,
     setgroups: true,
+    seccomp: o.seccomp,
+    seccompListener: o.seccompListenerFd !== undefined ? { fd: o.seccompListenerFd, state: host.seccompListenerState(pid) } : undefined,
     log: o.log,
   });
   for (const hook of spec.hooks?.startContainer ?? []) ops.addHook(hookRequest(hook, host.hookState(pid, 'created')));
   ops.finish();
   return pid;
+}
+
+function mapsRoot(uids: IdMapping[] = [], gids: IdMapping[] = []): boolean {
+  const has0 = (ms: IdMapping[]) => ms.some((m) => m.containerID === 0 && m.size > 0);
+  return has0(uids) && has0(gids);
 }
 
 function idMap(mappings: IdMapping[] = []): string {
@@ -152,7 +169,13 @@ const ROOT_PROPAGATION: Record<string, number> = {
  * resolved from.
  */
 function prepareRootfs(ops: InitOps, host: HostSide, o: SetupOptions, ns: NamespacePlan): void {
-  if (!ns.has('mount')) throw new TsruncError('linux.namespaces: a mount namespace is required to set up the root filesystem');
+  if (!ns.has('mount')) {
+    // The container shares tsrunc's mount namespace (the spec allows it): its mounts are made
+    // there, under the rootfs, and `delete` unmounts them. No propagation change, no pivot_root.
+    if (o.spec.root?.readonly) throw new TsruncError('root.readonly: a read-only root needs a mount namespace (add {"type": "mount"} to linux.namespaces)');
+    ops.setRoot(o.rootfs);
+    return;
+  }
   const propagation = o.spec.linux?.rootfsPropagation;
   const flag = propagation ? ROOT_PROPAGATION[propagation] : MS.SLAVE | MS.REC;
   ops.mount({ target: '/', flags: flag, inRoot: false });
@@ -253,6 +276,8 @@ export interface ProcessOptions {
   consoleFd?: number;
   /** False inside a user namespace whose setgroups is denied. */
   setgroups: boolean;
+  seccomp?: CompiledFilter;
+  seccompListener?: { fd: number; state: string };
   log: Logger;
 }
 
@@ -277,6 +302,13 @@ export function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): v
   if (p.terminal) {
     if (o.consoleFd === undefined) throw new TsruncError('process.terminal is true but there is no console socket to send the pty to');
     ops.setConsole(o.consoleFd, p.consoleSize?.height ?? 0, p.consoleSize?.width ?? 0);
+  }
+  if (o.seccomp) {
+    ops.setSeccomp(o.seccomp.program, o.seccomp.flags);
+    if (o.seccomp.notify) {
+      if (!o.seccompListener) throw new TsruncError('linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath');
+      ops.setSeccompListener(o.seccompListener.fd, o.seccompListener.state);
+    }
   }
 }
 

@@ -23,6 +23,8 @@ export async function startContainer(store: StateStore, id: string, log: Logger)
       throw new TsruncError(status === 'stopped' ? 'cannot start a container that has stopped'
         : status === 'creating' ? 'cannot start a container that is still being created' : `cannot start an already ${status} container`);
     }
+    const spec = loadSavedConfig(dir);
+    if (!spec.process) throw new TsruncError('cannot start a container that has no process (config.json has no "process")');
     const { O_RDONLY, O_NONBLOCK, O_CLOEXEC, POLLIN, pollOne } = await import('../sys/libc');
     const fifo = join(dir, 'exec.fifo');
     const fd = openSync(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -62,7 +64,6 @@ export async function startContainer(store: StateStore, id: string, log: Logger)
       closeSync(fd);
     }
     if (output.trim()) throw new TsruncError(output.trim());
-    const spec = loadSavedConfig(dir);
     runHooksOrWarn('poststart', spec.hooks?.poststart, JSON.stringify(ociState(record, 'running')), log);
   } finally {
     release();

@@ -105,8 +105,11 @@ export class InitChannel implements InitOps {
   pivotRoot(path: string): void {
     this.call(Op.PivotRoot, [path], `pivot_root to ${path}`);
   }
-  chroot(path: string): void {
-    this.call(Op.Chroot, [path], `chroot to ${path}`);
+  chroot(path: string, move: boolean): void {
+    this.call(Op.Chroot, [path, move ? 1 : 0], `chroot to ${path}`);
+  }
+  becomeRoot(): void {
+    this.call(Op.BecomeRoot, [], 'become root in the user namespace');
   }
   sethostname(name: string): void {
     this.call(Op.Sethostname, [name], `set hostname ${JSON.stringify(name)}`);
@@ -137,6 +140,9 @@ export class InitChannel implements InitOps {
   }
   setSeccomp(program: Buffer, flags: number): void {
     this.call(Op.SetSeccomp, [program, flags], 'set the seccomp filter');
+  }
+  setSeccompListener(fd: number, state: string): void {
+    this.call(Op.SetSeccompListener, [fd, state], 'set the seccomp listener');
   }
   setStartFifo(dir: string): void {
     this.call(Op.SetStartFifo, [dir], 'open the start fifo');

@@ -24,8 +24,12 @@ export interface LaunchOptions {
   stdio?: [number | 'inherit', number | 'inherit', number | 'inherit'];
   /** --preserve-fds: fds 3..3+n-1 of this process go to the container unchanged. */
   preserveFds: number;
-  /** A connected console socket (fd of this process) handed to the init for the pty master. */
-  consoleSocket?: number;
+  /**
+   * Other fds of this process the init needs (the console socket, the
+   * seccomp listener socket): placed after the preserved ones; see
+   * LaunchedInit.passedFds for their numbers in the init.
+   */
+  pass?: number[];
   supervision: Supervision;
 }
 
@@ -33,8 +37,8 @@ export interface LaunchedInit {
   channel: InitChannel;
   /** The process spawned here: tsrunc-init itself, or the detached shim. */
   child: ChildProcess;
-  /** The console socket's fd number inside tsrunc-init. */
-  consoleFd?: number;
+  /** The numbers that LaunchOptions.pass got inside tsrunc-init, in order. */
+  passedFds: number[];
   /** Tells the detached shim which pid is the container (see tellShim). */
   shimControl?: number;
 }
@@ -55,8 +59,8 @@ function sealedInitCopy(): number {
 
 /**
  * Starts tsrunc-init with the container's stdio on 0-2, the preserved fds on
- * 3.., the console socket (if any) next, and the request channel last: the
- * init closes everything above the channel at once.
+ * 3.., the passed sockets next, and the request channel last: the init
+ * closes everything above the channel at once.
  */
 export function launchInit(opts: LaunchOptions): LaunchedInit {
   const [ours, theirs] = socketpair();
@@ -64,10 +68,10 @@ export function launchInit(opts: LaunchOptions): LaunchedInit {
   try {
     const stdio: StdioOptions = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit'])];
     for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
-    let consoleFd: number | undefined;
-    if (opts.consoleSocket !== undefined) {
-      consoleFd = stdio.length;
-      stdio.push(opts.consoleSocket);
+    const passedFds: number[] = [];
+    for (const fd of opts.pass ?? []) {
+      passedFds.push(stdio.length);
+      stdio.push(fd);
     }
     const channelFd = stdio.length;
     stdio.push(theirs);
@@ -90,7 +94,7 @@ export function launchInit(opts: LaunchOptions): LaunchedInit {
       child = spawn(initPath, [String(channelFd)], { stdio, argv0: 'tsrunc-init' });
     }
     child.on('error', () => {}); // a failed spawn surfaces as EOF on the channel
-    return { channel: new InitChannel(ours), child, consoleFd, shimControl };
+    return { channel: new InitChannel(ours), child, passedFds, shimControl };
   } finally {
     closeSync(theirs);
     closeSync(image);

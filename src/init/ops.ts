@@ -50,7 +50,10 @@ export interface InitOps {
   symlink(target: string, link: string): void;
   setRoot(path: string): void;
   pivotRoot(path: string): void;
-  chroot(path: string): void;
+  /** move: MS_MOVE the rootfs onto / first (--no-pivot); without a mount namespace, a plain chroot. */
+  chroot(path: string, move: boolean): void;
+  /** In the container's user namespace, once its maps are written: become its root, keeping capabilities. */
+  becomeRoot(): void;
   sethostname(name: string): void;
   setdomainname(name: string): void;
   maskPath(path: string): void;
@@ -61,6 +64,8 @@ export interface InitOps {
   setRlimit(resource: number, soft: bigint, hard: bigint): void;
   setNoNewPrivs(): void;
   setSeccomp(program: Buffer, flags: number): void;
+  /** SCMP_ACT_NOTIFY: a connected socket (fd in the init) that receives the notify fd and this containerProcessState JSON. */
+  setSeccompListener(fd: number, state: string): void;
   setStartFifo(dir: string): void;
   setPreserveFds(count: number): void;
   setConsole(fd: number, rows: number, cols: number): void;

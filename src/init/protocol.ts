@@ -35,6 +35,8 @@ export enum Op {
   AddHook = 29,
   Finish = 30,
   RunHook = 31,
+  SetSeccompListener = 32,
+  BecomeRoot = 33,
 }
 
 export const OPT_IN_ROOT = 1;

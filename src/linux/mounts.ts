@@ -45,8 +45,8 @@ export function parseMountOptions(m: Mount): MountOptions {
     if (opt === 'bind') out.bind = true;
     else if (opt === 'rbind') { out.bind = true; out.recursive = true; }
     else if (opt === 'tmpcopyup') out.tmpcopyup = true;
-    else if (opt in PROPAGATION_OPTIONS) out.propagation.push(PROPAGATION_OPTIONS[opt]);
-    else if (opt in FLAG_OPTIONS) {
+    else if (Object.hasOwn(PROPAGATION_OPTIONS, opt)) out.propagation.push(PROPAGATION_OPTIONS[opt]);
+    else if (Object.hasOwn(FLAG_OPTIONS, opt)) {
       const [clear, flag] = FLAG_OPTIONS[opt];
       out.flags = clear ? out.flags & ~flag : out.flags | flag;
     } else if (/^(r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|norelatime|strictatime|nostrictatime|nodiratime|diratime|nosymfollow|symfollow)|idmap|ridmap)$/.test(opt)) {

@@ -70,8 +70,8 @@ export function processProblems(p: Process, prefix: string): Problem[] {
 export function configProblems(spec: Spec): Problem[] {
   const out: Problem[] = [];
   if (!spec.root) out.push({ path: '/root', message: 'is required on Linux' });
-  if (!spec.process) out.push({ path: '/process', message: 'is required to create a container' });
-  else out.push(...processProblems(spec.process, '/process'));
+  // process is optional at create (the spec: `start` then fails); when present it must be right.
+  if (spec.process) out.push(...processProblems(spec.process, '/process'));
   const linux = spec.linux ?? {};
   const types = new Set<string>();
   (linux.namespaces ?? []).forEach((ns, i) => {
@@ -79,12 +79,13 @@ export function configProblems(spec: Spec): Problem[] {
     types.add(ns.type);
     if (ns.path !== undefined && !isAbsolute(ns.path)) out.push({ path: `/linux/namespaces/${i}/path`, message: 'must be an absolute path' });
   });
+  // Without a uts namespace of its own (new, or joined by path), setting one would rename the host.
   const uts = linux.namespaces?.find((n) => n.type === 'uts');
-  if (spec.hostname !== undefined && spec.hostname !== '' && (!uts || uts.path)) {
-    out.push({ path: '/hostname', message: 'can only be set with a new uts namespace' });
+  if (spec.hostname !== undefined && spec.hostname !== '' && !uts) {
+    out.push({ path: '/hostname', message: 'can only be set with a uts namespace of the container (add {"type": "uts"} to linux.namespaces)' });
   }
-  if (spec.domainname !== undefined && spec.domainname !== '' && (!uts || uts.path)) {
-    out.push({ path: '/domainname', message: 'can only be set with a new uts namespace' });
+  if (spec.domainname !== undefined && spec.domainname !== '' && !uts) {
+    out.push({ path: '/domainname', message: 'can only be set with a uts namespace of the container (add {"type": "uts"} to linux.namespaces)' });
   }
   for (const [kind, hooks] of Object.entries(spec.hooks ?? {})) {
     (hooks ?? []).forEach((h, i) => {

@@ -23,6 +23,8 @@ export interface ContainerRecord {
   /** Whether tsrunc-shim supervises the container. */
   shim?: boolean;
   cgroup?: CgroupRecord;
+  /** No mount namespace: the container's mounts were made in tsrunc's own, under rootfs; delete unmounts them. */
+  hostMounts?: boolean;
 }
 
 /** How the container's process ended, as tsrunc-shim recorded it in <dir>/exit. */

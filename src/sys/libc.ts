@@ -31,6 +31,7 @@ interface Bindings {
   poll: Koffi.KoffiFunction;
   memfd_create: Koffi.KoffiFunction;
   statfs: Koffi.KoffiFunction;
+  umount2: Koffi.KoffiFunction;
 }
 
 let bound: Bindings | undefined;
@@ -52,6 +53,7 @@ function libc(): Bindings {
     poll: lib.func('int poll(_Inout_ uint8_t *fds, unsigned long n, int timeout)'),
     memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
     statfs: lib.func('int statfs(const char *path, _Out_ uint8_t *buf)'),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
   };
   return bound;
 }
@@ -136,4 +138,10 @@ export function execve(path: string, argv: string[], env: string[], keepFds: num
   for (const fd of keepFds) setCloexec(fd, false);
   libc().execve(path, [...argv, null], [...env, null]);
   throw new SyscallError('execve', libc().koffi.errno(), path);
+}
+
+export const MNT_DETACH = 2;
+
+export function umount2(target: string, flags: number): void {
+  check(libc().umount2(target, flags), 'umount2', target);
 }

@@ -1,0 +1,167 @@
+/**
+ * linux.seccomp -> a BPF program, built with libseccomp (libseccomp.so.2,
+ * through koffi) and exported, never loaded here: tsrunc-init loads it with
+ * seccomp(2) as the last step before execve. Semantics follow runc: unknown
+ * syscall names for this architecture are skipped (debug log), rules whose
+ * action equals the default are skipped, conditions on the same argument
+ * index become separate rules (OR), on different indexes one rule (AND).
+ */
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import type * as Koffi from 'koffi';
+import type { Seccomp } from '../spec/types';
+import { TsruncError } from '../sys/errors';
+import type { Logger } from '../sys/log';
+
+const ACT_KILL_PROCESS = 0x80000000, ACT_KILL_THREAD = 0x00000000, ACT_TRAP = 0x00030000, ACT_NOTIFY = 0x7fc00000;
+const ACT_ERRNO = 0x00050000, ACT_TRACE = 0x7ff00000, ACT_LOG = 0x7ffc0000, ACT_ALLOW = 0x7fff0000;
+const EPERM = 1;
+
+/** OCI action name -> libseccomp action (ERRNO and TRACE carry a 16-bit value). */
+export const ACTIONS: Record<string, (ret?: number) => number> = {
+  SCMP_ACT_KILL: () => ACT_KILL_THREAD,
+  SCMP_ACT_KILL_THREAD: () => ACT_KILL_THREAD,
+  SCMP_ACT_KILL_PROCESS: () => ACT_KILL_PROCESS,
+  SCMP_ACT_TRAP: () => ACT_TRAP,
+  SCMP_ACT_ERRNO: (ret = EPERM) => (ACT_ERRNO | (ret & 0xffff)) >>> 0,
+  SCMP_ACT_TRACE: (ret = EPERM) => (ACT_TRACE | (ret & 0xffff)) >>> 0,
+  SCMP_ACT_LOG: () => ACT_LOG,
+  SCMP_ACT_ALLOW: () => ACT_ALLOW,
+  SCMP_ACT_NOTIFY: () => ACT_NOTIFY,
+};
+
+export const OPERATORS: Record<string, number> = {
+  SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
+};
+
+/** seccomp(2) SECCOMP_FILTER_FLAG_* by their OCI names. */
+export const FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+  SECCOMP_FILTER_FLAG_NEW_LISTENER: 8, SECCOMP_FILTER_FLAG_TSYNC_ESRCH: 16, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
+};
+
+/** OCI architecture names -> libseccomp's names for seccomp_arch_resolve_name. */
+export function libseccompArch(oci: string): string {
+  return oci.replace(/^SCMP_ARCH_/, '').toLowerCase();
+}
+
+export interface CompiledFilter {
+  /** struct sock_filter[] */
+  program: Buffer;
+  /** seccomp(2) flags to load it with. */
+  flags: number;
+  /** True when a rule (or the default) is SCMP_ACT_NOTIFY: a listener fd will exist. */
+  notify: boolean;
+}
+
+interface Lib {
+  koffi: typeof Koffi;
+  init: Koffi.KoffiFunction;
+  release: Koffi.KoffiFunction;
+  archAdd: Koffi.KoffiFunction;
+  archResolve: Koffi.KoffiFunction;
+  syscallResolve: Koffi.KoffiFunction;
+  ruleAddArray: Koffi.KoffiFunction;
+  exportBpf: Koffi.KoffiFunction;
+  memfd: Koffi.KoffiFunction;
+}
+
+let lib: Lib | undefined;
+
+function libseccomp(): Lib {
+  if (lib) return lib;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi') as typeof Koffi;
+  let so: Koffi.IKoffiLib;
+  try {
+    so = koffi.load('libseccomp.so.2');
+  } catch (err) {
+    throw new TsruncError(`linux.seccomp: libseccomp.so.2 cannot be loaded (install libseccomp2): ${(err as Error).message}`);
+  }
+  const libc = koffi.load('libc.so.6');
+  koffi.struct('scmp_arg_cmp', { arg: 'uint32_t', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
+  lib = {
+    koffi,
+    init: so.func('void *seccomp_init(uint32_t def_action)'),
+    release: so.func('void seccomp_release(void *ctx)'),
+    archAdd: so.func('int seccomp_arch_add(void *ctx, uint32_t arch)'),
+    archResolve: so.func('uint32_t seccomp_arch_resolve_name(const char *name)'),
+    syscallResolve: so.func('int seccomp_syscall_resolve_name(const char *name)'),
+    ruleAddArray: so.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int n, const scmp_arg_cmp *args)'),
+    exportBpf: so.func('int seccomp_export_bpf(void *ctx, int fd)'),
+    memfd: libc.func('int memfd_create(const char *name, unsigned int flags)'),
+  };
+  return lib;
+}
+
+export function compileSeccomp(s: Seccomp, log: Logger): CompiledFilter {
+  const l = libseccomp();
+  const action = (name: string, ret: number | undefined, where: string): number => {
+    const f = ACTIONS[name];
+    if (!f) throw new TsruncError(`${where}: unknown seccomp action ${JSON.stringify(name)}`);
+    return f(ret);
+  };
+  const defaultAction = action(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
+  let notify = s.defaultAction === 'SCMP_ACT_NOTIFY';
+  const ctx = l.init(defaultAction);
+  if (!ctx) throw new TsruncError('linux.seccomp: seccomp_init failed');
+  try {
+    for (const arch of s.architectures ?? []) {
+      const token = l.archResolve(libseccompArch(arch)) as number;
+      if (!token) throw new TsruncError(`linux.seccomp.architectures: unknown architecture ${JSON.stringify(arch)}`);
+      const r = l.archAdd(ctx, token) as number;
+      if (r < 0 && r !== -17 /* EEXIST: the native one is always there */) throw new TsruncError(`linux.seccomp.architectures: cannot add ${arch}: errno ${-r}`);
+    }
+    (s.syscalls ?? []).forEach((rule, i) => {
+      const where = `linux.seccomp.syscalls[${i}]`;
+      const act = action(rule.action, rule.errnoRet, `${where}.action`);
+      if (rule.action === 'SCMP_ACT_NOTIFY') notify = true;
+      // A rule that does what the default does is redundant, and libseccomp refuses it.
+      if (act === defaultAction) return;
+      const conditions = (rule.args ?? []).map((a, j) => {
+        const op = OPERATORS[a.op];
+        if (op === undefined) throw new TsruncError(`${where}.args[${j}].op: unknown operator ${JSON.stringify(a.op)}`);
+        return { arg: a.index, op, datum_a: BigInt(a.value), datum_b: BigInt(a.valueTwo ?? 0) };
+      });
+      const indexes = new Set(conditions.map((c) => c.arg));
+      // runc: several conditions on one argument mean "any of them" (a rule each); on distinct arguments "all of them".
+      const groups = indexes.size === conditions.length ? [conditions] : conditions.map((c) => [c]);
+      for (const name of rule.names) {
+        const nr = l.syscallResolve(name) as number;
+        if (nr < 0) {
+          log.debug(`seccomp: syscall ${name} is unknown on this architecture, skipped`);
+          continue;
+        }
+        for (const group of groups) {
+          const r = l.ruleAddArray(ctx, act, nr, group.length, group.length ? group : null) as number;
+          if (r < 0) throw new TsruncError(`${where}: cannot add a rule for ${name}: errno ${-r}`);
+        }
+      }
+    });
+    let flags = 0;
+    for (const f of s.flags ?? []) {
+      if (!(f in FLAGS)) throw new TsruncError(`linux.seccomp.flags: unknown flag ${JSON.stringify(f)}`);
+      flags |= FLAGS[f];
+    }
+    // The init is single-threaded: TSYNC means nothing there, and it cannot be combined with a listener.
+    flags &= ~(FLAGS.SECCOMP_FILTER_FLAG_TSYNC | FLAGS.SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
+    if (notify) flags |= FLAGS.SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    return { program: exportProgram(l, ctx), flags, notify };
+  } finally {
+    l.release(ctx);
+  }
+}
+
+function exportProgram(l: Lib, ctx: unknown): Buffer {
+  const fd = l.memfd('tsrunc-seccomp', 1 /* MFD_CLOEXEC */) as number;
+  if (fd < 0) throw new TsruncError(`seccomp: memfd_create failed: errno ${l.koffi.errno()}`);
+  try {
+    const r = l.exportBpf(ctx, fd) as number;
+    if (r < 0) throw new TsruncError(`seccomp: exporting the filter failed: errno ${-r}`);
+    const size = fstatSync(fd).size;
+    const program = Buffer.alloc(size);
+    for (let off = 0; off < size;) off += readSync(fd, program, off, size - off, off);
+    return program;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -13,7 +13,7 @@ import { StateStore, validateId, writeAtomic, type ContainerRecord } from '../st
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
 import { RealHostSide } from './host';
-import { runHooksOrWarn } from './hooks';
+import { runPoststopHooks } from './hooks';
 import { setupContainer } from './setup';
 import { ociState } from './status';
 
@@ -142,7 +142,7 @@ async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord
     o.store.remove(o.id);
   }
   // The spec's lifecycle continues at "delete" when creation fails: poststop hooks run.
-  if (spec.hooks?.poststop?.length) runHooksOrWarn('poststop', spec.hooks.poststop, JSON.stringify(ociState(record, 'stopped')), o.log);
+  if (spec.hooks?.poststop?.length) runPoststopHooks(spec.hooks.poststop, JSON.stringify(ociState(record, 'stopped')), o.log);
 }
 
 /** SIGKILL pid (if it is still the process we started) and wait until it is gone. */

@@ -4,7 +4,7 @@ import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
 import { killAndWait, unmountUnder } from './create';
-import { runHooksOrWarn } from './hooks';
+import { runPoststopHooks } from './hooks';
 import { signalAll } from './kill';
 import { loadContainer, loadSavedConfig } from './load';
 import { ociState } from './status';
@@ -53,7 +53,7 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
       await destroyCgroup(record.cgroup);
     }
     store.remove(id);
-    runHooksOrWarn('poststop', spec?.hooks?.poststop, JSON.stringify(ociState(record, 'stopped')), log);
+    runPoststopHooks(spec?.hooks?.poststop, JSON.stringify(ociState(record, 'stopped')), log);
   } finally {
     release();
   }

@@ -9,11 +9,12 @@ import type { Logger } from '../sys/log';
  * stdin, its own args and env (exactly: the spec's env replaces tsrunc's),
  * and is killed when its timeout (seconds) passes.
  *
- * Returns the failure message of the first hook that failed (the ones after
- * it do not run), or undefined. Callers decide whether that is fatal: it is
- * for the hooks before the program starts, a warning after.
+ * Returns the failure messages. Unless keepGoing, the first failure stops the
+ * list (the spec: for every kind but poststop, a failed hook is an error that
+ * stops the container; for poststop, a warning after which the rest run).
  */
-export function runHooks(kind: HookName, hooks: Hook[] = [], state: string): string | undefined {
+export function runHooks(kind: HookName, hooks: Hook[] = [], state: string, keepGoing = false): string[] {
+  const failures: string[] = [];
   for (const [i, hook] of hooks.entries()) {
     const [argv0, ...args] = hook.args?.length ? hook.args : [hook.path];
     const env: Record<string, string> = {};
@@ -30,19 +31,21 @@ export function runHooks(kind: HookName, hooks: Hook[] = [], state: string): str
       : r.error ? r.error.message
       : r.signal ? `killed by ${r.signal}`
       : r.status !== 0 ? `exit status ${r.status}` : undefined;
-    if (why) return `${kind} hook #${i} (${hook.path}) failed: ${why}${output ? `: ${output}` : ''}`;
+    if (why) {
+      failures.push(`${kind} hook #${i} (${hook.path}) failed: ${why}${output ? `: ${output}` : ''}`);
+      if (!keepGoing) break;
+    }
   }
-  return undefined;
+  return failures;
 }
 
-/** For the hooks whose failure stops the container. */
+/** prestart, createRuntime, poststart: a failure is an error, and the caller stops the container. */
 export function runHooksOrThrow(kind: HookName, hooks: Hook[] | undefined, state: string): void {
-  const failure = runHooks(kind, hooks, state);
+  const [failure] = runHooks(kind, hooks, state);
   if (failure) throw new TsruncError(failure);
 }
 
-/** For poststart and poststop: the spec asks for a warning, and the lifecycle goes on. */
-export function runHooksOrWarn(kind: HookName, hooks: Hook[] | undefined, state: string, log: Logger): void {
-  const failure = runHooks(kind, hooks, state);
-  if (failure) log.warn(failure);
+/** poststop: each failure is a warning, and the remaining hooks still run. */
+export function runPoststopHooks(hooks: Hook[] | undefined, state: string, log: Logger): void {
+  for (const failure of runHooks('poststop', hooks, state, true)) log.warn(failure);
 }

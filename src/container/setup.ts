@@ -121,8 +121,9 @@ export function setupContainer(ops: InitOps, host: HostSide, o: SetupOptions): n
   else if (o.noPivot) ops.chroot(o.rootfs, true);
   else ops.pivotRoot(o.rootfs);
   if (spec.root?.readonly) ops.readonlyPath('/');
-  if (spec.hostname !== undefined) ops.sethostname(spec.hostname);
-  if (spec.domainname !== undefined) ops.setdomainname(spec.domainname);
+  // An empty name leaves the one the uts namespace has (as runc does); without a uts namespace it would clear the host's.
+  if (spec.hostname) ops.sethostname(spec.hostname);
+  if (spec.domainname) ops.setdomainname(spec.domainname);
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
     ops.writeFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, true);
   }
@@ -180,8 +181,9 @@ function prepareRootfs(ops: InitOps, host: HostSide, o: SetupOptions, ns: Namesp
   const flag = propagation ? ROOT_PROPAGATION[propagation] : MS.SLAVE | MS.REC;
   ops.mount({ target: '/', flags: flag, inRoot: false });
   // pivot_root refuses a new root whose parent mount is shared; with shared propagation the parent is made private.
+  // The bind below stacks on the mount holding the rootfs: the rootfs' own mount when it is a mount point.
   if (propagation === 'shared' || propagation === 'rshared') {
-    ops.mount({ target: host.mountPointOf(join(o.rootfs, '..')), flags: MS.PRIVATE, inRoot: false });
+    ops.mount({ target: host.mountPointOf(o.rootfs), flags: MS.PRIVATE, inRoot: false });
   }
   ops.mount({ source: o.rootfs, target: o.rootfs, flags: MS.BIND | MS.REC, inRoot: false });
   ops.setRoot(o.rootfs);
@@ -296,7 +298,7 @@ export function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): v
     masks[4] = raisable;
     ops.setCaps(masks);
   }
-  for (const r of p.rlimits ?? []) ops.setRlimit(rlimitNumber(r.type)!, BigInt(r.soft), BigInt(r.hard));
+  for (const r of p.rlimits ?? []) ops.setRlimit(rlimitNumber(r.type)!, rlim(r.soft), rlim(r.hard));
   if (p.noNewPrivileges) ops.setNoNewPrivs();
   if (o.preserveFds) ops.setPreserveFds(o.preserveFds);
   if (p.terminal) {
@@ -310,6 +312,11 @@ export function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): v
       ops.setSeccompListener(o.seccompListener.fd, o.seccompListener.state);
     }
   }
+}
+
+/** A limit as rlim_t. RLIM_INFINITY (2^64-1) in config.json rounds to 2^64 as a JS number, which would wrap to 0. */
+function rlim(n: number): bigint {
+  return n >= 2 ** 64 ? 0xffffffffffffffffn : BigInt(n);
 }
 
 export function hookRequest(hook: Hook, state: string): HookRequest {

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { runHooksOrWarn } from './hooks';
+import { runHooksOrThrow } from './hooks';
+import { deleteContainer } from './delete';
 import { loadContainer, loadSavedConfig } from './load';
 import { ociState } from './status';
 import { isAlive } from '../state/proc';
@@ -17,6 +18,7 @@ import type { Logger } from '../sys/log';
  */
 export async function startContainer(store: StateStore, id: string, log: Logger): Promise<void> {
   const release = await store.lock(id);
+  let failed = false;
   try {
     const { record, status, dir } = loadContainer(store, id);
     if (status !== 'created') {
@@ -63,9 +65,17 @@ export async function startContainer(store: StateStore, id: string, log: Logger)
     } finally {
       closeSync(fd);
     }
-    if (output.trim()) throw new TsruncError(output.trim());
-    runHooksOrWarn('poststart', spec.hooks?.poststart, JSON.stringify(ociState(record, 'running')), log);
+    try {
+      if (output.trim()) throw new TsruncError(output.trim());
+      runHooksOrThrow('poststart', spec.hooks?.poststart, JSON.stringify(ociState(record, 'running')));
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
   } finally {
     release();
+    // The spec: a failed startContainer or poststart hook stops the container, and the lifecycle goes
+    // on with its destruction (and the poststop hooks).
+    if (failed) await deleteContainer(store, id, true, log).catch((err) => log.warn(`destroying ${id}: ${(err as Error).message}`));
   }
 }

@@ -40,6 +40,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -559,6 +560,18 @@ static void op_chroot(struct msg *m) {
   OK(0);
 }
 
+static void op_connect_socket(struct msg *m) {
+  char *path = get_str(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (strlen(path) >= sizeof addr.sun_path) { errno = ENAMETOOLONG; FAIL("socket path"); }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) FAIL("socket");
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { int e = errno; close(fd); errno = e; FAIL("connect"); }
+  OK(fd);
+}
+
 static void op_become_root(void) {
   /* Dropping supplementary groups is refused once setgroups is "deny"; that is fine. */
   if (setgroups(0, NULL) < 0 && errno != EPERM) FAIL("setgroups");
@@ -1024,17 +1037,39 @@ static void op_finish(void) {
   _exit(127);
 }
 
+/* --connect mode: dial the tsrunc server and introduce ourselves with the token it gave. */
+static int connect_back(const char *path, const char *token) {
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (strlen(path) >= sizeof addr.sun_path) return -1;
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) return -1;
+  uint8_t hdr[4];
+  size_t len = strlen(token);
+  put_le(hdr, len, 4);
+  if (write_full(fd, hdr, 4) < 0 || write_full(fd, token, len) < 0) return -1;
+  return fd;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 2) {
+  if (argc == 4 && !strcmp(argv[1], "--connect")) {
+    /* The fds we inherited are the container's: nothing above stdio and the preserved ones is ours yet. */
+    chan = connect_back(argv[2], argv[3]);
+    if (chan < 0) {
+      fprintf(stderr, "tsrunc-init: cannot reach tsrunc at %s: %s\n", argv[2], strerror(errno));
+      return 1;
+    }
+  } else if (argc == 2) {
+    chan = atoi(argv[1]);
+    /* Everything above the channel is inherited by accident (the engine's fds); close it now. */
+    syscall(SYS_close_range, chan + 1, ~0U, 0);
+  } else {
     fprintf(stderr, "tsrunc-init is started by tsrunc, not by hand\n");
     return 2;
   }
-  chan = atoi(argv[1]);
   prctl(PR_SET_NAME, "tsrunc-init", 0, 0, 0);
   /* Non-dumpable: nothing in the container can open /proc/<this>/exe, fds or memory (CVE-2019-5736 class). */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  /* Everything above the channel is inherited by accident (the engine's fds); close it now. */
-  syscall(SYS_close_range, chan + 1, ~0U, 0);
   fcntl(chan, F_SETFD, FD_CLOEXEC);
   umask(022);
   signal(SIGPIPE, SIG_IGN);
@@ -1074,6 +1109,7 @@ int main(int argc, char **argv) {
     case OP_RUN_HOOK: op_run_hook(&m); break;
     case OP_SET_SECCOMP_LISTENER: op_set_seccomp_listener(&m); break;
     case OP_BECOME_ROOT: op_become_root(); break;
+    case OP_CONNECT_SOCKET: op_connect_socket(&m); break;
     case OP_FINISH: op_finish(); break;
     default: reply(ENOSYS, 0, "unknown request"); break;
     }

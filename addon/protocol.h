@@ -11,6 +11,13 @@
  * The set of requests is closed: each one is a concrete step of building a
  * container, never "run syscall N". src/init/protocol.ts mirrors this file; a
  * test checks that the two agree.
+ *
+ * tsrunc-init gets its channel in one of two ways:
+ *   tsrunc-init <fd>                 the channel is inherited at <fd>
+ *   tsrunc-init --connect <path> <token>
+ *                                    it connects to the unix socket <path>
+ *                                    and sends <token> as its first frame
+ *                                    (the tsrunc server, see src/server/)
  */
 #ifndef TSRUNC_PROTOCOL_H
 #define TSRUNC_PROTOCOL_H
@@ -47,7 +54,8 @@ enum tsrunc_op {
   OP_ADD_HOOK = 29,       /* strs args (args[0] is the path), strs env, u64 timeout secs, str stdin: startContainer hook */
   OP_FINISH = 30,         /* apply the process settings, reply, (wait for start), exec */
   OP_RUN_HOOK = 31,       /* strs args, strs env, u64 timeout secs, str stdin: run one hook now, here */
-  OP_BECOME_ROOT = 33,    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
+  OP_BECOME_ROOT = 33,
+  OP_CONNECT_SOCKET = 34, /* str path: connect a unix stream socket there (console socket, seccomp listener); value: its fd */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
   OP_SET_SECCOMP_LISTENER = 32, /* u64 fd of a connected socket, str containerProcessState JSON: gets the notify fd */
 };
 

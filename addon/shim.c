@@ -9,9 +9,11 @@
  * container's status. It allocates next to nothing and links statically, so
  * it stays well under 1 MiB of RSS for the container's lifetime.
  *
- *   tsrunc-shim supervise <state dir> <ctl fd> <log file|-> -- <init> <args...>
- *       Detached: starts the init as its child, learns the container's pid on
- *       <ctl fd> (a decimal line from tsrunc), reaps it, records its end.
+ *   tsrunc-shim supervise <state dir> <log file|-> -- <init> <args...>
+ *       Detached: starts the init (from a sealed copy) as its child, learns
+ *       the container's pid from <state dir>/pid once tsrunc writes it, reaps
+ *       it, records its end. If the state directory disappears before a pid
+ *       shows up, create failed and was cleaned up: the shim just exits.
  *   tsrunc-shim foreground <state dir> <pid> <console fd|-1> -- <cleanup command...>
  *       Replaces a foreground `tsrunc run` in place (execve; same pid, so it is
  *       already the container's parent): forwards signals or relays the
@@ -35,6 +37,8 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "sealed_exec.h"
 
 static const char *state_dir;
 static pid_t container = -1;
@@ -77,23 +81,34 @@ static int exit_code(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int supervise(int ctl, const char *log, char **init) {
+/* The container's pid from <state dir>/pid: 0 while not written yet, -1 if the directory is gone. */
+static pid_t read_pid_file(void) {
+  char path[4096], buf[32] = {0};
+  snprintf(path, sizeof path, "%s/pid", state_dir);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return access(state_dir, F_OK) == 0 ? 0 : -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n > 0 ? (pid_t)atoi(buf) : 0;
+}
+
+static int supervise(const char *log, char **init) {
   if (setsid() < 0 && errno != EPERM) die("setsid");
   pid_t child = fork();
   if (child < 0) die("fork");
   if (child == 0) {
-    close(ctl);
     if (log) {
       int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
       if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) die("open log");
     }
-    execv(init[0], init);
+    extern char **environ;
+    sealed_execv(init[0], init, environ);
     die("exec init");
   }
   /* The shim holds none of the container's stdio or of tsrunc's channel: their ends must see EOF without it. */
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   for (int fd = 0; fd < 3; fd++) dup2(null, fd);
-  for (int fd = 3; fd < 1024; fd++) if (fd != ctl) close(fd);
+  for (int fd = 3; fd < 1024; fd++) if (fd != null) close(fd);
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -102,38 +117,27 @@ static int supervise(int ctl, const char *log, char **init) {
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
   if (sfd < 0) die("signalfd");
 
-  /* Statuses of children that end before tsrunc says which one is the container. */
+  /* Statuses of children that end before the pid file says which one is the container. */
   struct { pid_t pid; int status; } early[64];
   int nearly = 0;
-  char buf[32];
-  size_t have = 0;
   for (;;) {
-    struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl, .events = POLLIN } };
-    if (poll(p, ctl >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) die("poll");
-    if (ctl >= 0 && p[1].revents) {
-      ssize_t r = read(ctl, buf + have, sizeof buf - 1 - have);
-      if (r > 0) have += (size_t)r;
-      if (r <= 0 || memchr(buf, '\n', have)) {
-        buf[have] = 0;
-        container = (pid_t)atoi(buf);
-        close(ctl);
-        ctl = -1;
-        /* EOF without a pid: create failed and tsrunc cleaned up; nothing to supervise. */
-        if (container <= 0) return 0;
-        for (int i = 0; i < nearly; i++)
-          if (early[i].pid == container) { record_exit(early[i].status); return 0; }
-      }
+    if (container <= 0) {
+      container = read_pid_file();
+      if (container < 0) return 0; /* create failed and cleaned up */
+      for (int i = 0; i < nearly && container > 0; i++)
+        if (early[i].pid == container) { record_exit(early[i].status); return 0; }
     }
-    if (p[0].revents) {
-      struct signalfd_siginfo si;
-      (void)!read(sfd, &si, sizeof si);
-      int st;
-      pid_t r;
-      while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
-        if (container > 0 && r == container) { record_exit(st); return 0; }
-        if (container <= 0 && r != child && nearly < 64) { early[nearly].pid = r; early[nearly].status = st; nearly++; }
-      }
-      if (r < 0 && errno == ECHILD && container <= 0 && ctl < 0) return 0;
+    struct pollfd p = { .fd = sfd, .events = POLLIN };
+    /* Until the pid is known, look again every 50 ms; afterwards only SIGCHLD matters. */
+    if (poll(&p, 1, container > 0 ? -1 : 50) < 0 && errno != EINTR) die("poll");
+    if (!p.revents) continue;
+    struct signalfd_siginfo si;
+    (void)!read(sfd, &si, sizeof si);
+    int st;
+    pid_t r;
+    while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (container > 0 && r == container) { record_exit(st); return 0; }
+      if (container <= 0 && r != child && nearly < 64) { early[nearly].pid = r; early[nearly].status = st; nearly++; }
     }
   }
 }
@@ -244,16 +248,14 @@ static int foreground(pid_t pid, int console, char **cleanup) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 6 || strcmp(argv[5], "--")) {
+  int supervise_mode = argc >= 6 && !strcmp(argv[1], "supervise") && !strcmp(argv[4], "--");
+  int foreground_mode = argc >= 6 && !strcmp(argv[1], "foreground") && !strcmp(argv[5], "--");
+  if (!supervise_mode && !foreground_mode) {
     fprintf(stderr, "tsrunc-shim is started by tsrunc, not by hand\n");
     return 2;
   }
   state_dir = argv[2];
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) die("become subreaper");
-  if (!strcmp(argv[1], "supervise"))
-    return supervise(atoi(argv[3]), strcmp(argv[4], "-") ? argv[4] : NULL, argv + 6);
-  if (!strcmp(argv[1], "foreground"))
-    return foreground((pid_t)atoi(argv[3]), atoi(argv[4]), argv + 6);
-  fprintf(stderr, "tsrunc-shim: unknown mode %s\n", argv[1]);
-  return 2;
+  if (supervise_mode) return supervise(strcmp(argv[3], "-") ? argv[3] : NULL, argv + 5);
+  return foreground((pid_t)atoi(argv[3]), atoi(argv[4]), argv + 6);
 }

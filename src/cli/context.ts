@@ -1,5 +1,6 @@
 import type { FlagValues } from './args';
 import type { Logger } from '../sys/log';
+import type { Launcher } from '../init/launch';
 
 /** Options given before the command name; they apply to every command. */
 export interface GlobalOptions {
@@ -25,8 +26,15 @@ export interface CommandContext {
   /** The directory tsrunc was started in: relative --bundle and --pid-file paths resolve here. */
   cwd: string;
   stdout: (text: string) => void;
-  /** The path of the tsrunc entry script, for re-invoking tsrunc (the shim's cleanup). */
-  self: string;
+  stderr: (text: string) => void;
+  /** All of the caller's stdin (update --resources -). */
+  readStdin: () => Promise<string>;
+  /** The process the engine (or person) ran: its pid decides "its own cgroup" and who its parent is. */
+  caller: { pid: number; ppid: number };
+  /** Starts processes on the caller's side (see init/launch.ts). */
+  launcher: Launcher;
+  /** The command line that runs tsrunc again (the shim's cleanup after a foreground run). */
+  self: string[];
 }
 
 export type Handler = (ctx: CommandContext) => Promise<number>;

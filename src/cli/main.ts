@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { formatFlags, parseArgs, type FlagSpec } from './args';
 import { commands, findCommand, type CommandSpec } from './commands';
 import type { CommandContext, GlobalOptions } from './context';
+import type { Launcher } from '../init/launch';
 import { TsruncError } from '../sys/errors';
 import { Logger } from '../sys/log';
 
@@ -60,9 +61,17 @@ function argumentError(c: CommandSpec, got: number): string {
   return `"${c.name}" requires ${want} argument(s), got ${got}; usage: tsrunc ${c.usage}`;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const out = (s: string) => void process.stdout.write(s);
-  let log = new Logger(undefined, 'text', false);
+/** Everything about one invocation that does not come from its arguments. */
+export type Invocation = Omit<CommandContext, 'global' | 'flags' | 'args' | 'log'>;
+
+/**
+ * Runs one tsrunc command line and returns its exit status. The same code
+ * serves `node dist/cli/main.js` (in-process, below) and the warm tsrunc
+ * server (src/server/), which builds the Invocation from its client.
+ */
+export async function main(argv: string[], inv: Invocation): Promise<number> {
+  const out = inv.stdout;
+  let log = new Logger(undefined, 'text', false, inv.stderr);
   try {
     const top = parseArgs(argv, globalFlags, true);
     const g = top.flags;
@@ -75,7 +84,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       debug: g.debug === true,
       systemdCgroup: g['systemd-cgroup'] === true,
     };
-    log = new Logger(global.log, global.logFormat, global.debug);
+    log = new Logger(global.log, global.logFormat, global.debug, inv.stderr);
     if (g.version) {
       out(version());
       return 0;
@@ -97,22 +106,56 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (parsed.positionals.length < min || (max >= 0 && parsed.positionals.length > max)) {
       throw new TsruncError(argumentError(command, parsed.positionals.length));
     }
-    const ctx: CommandContext = {
-      global, flags: parsed.flags, args: parsed.positionals, log, env, cwd: process.cwd(), stdout: out, self: __filename,
-    };
+    const ctx: CommandContext = { ...inv, global, flags: parsed.flags, args: parsed.positionals, log };
     log.debug(`tsrunc ${argv.join(' ')}`);
     return await command.load()(ctx);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (!(err instanceof TsruncError)) log.debug((err as Error)?.stack ?? message);
     log.error(message);
-    process.stderr.write(`tsrunc: ${message}\n`);
+    inv.stderr(`tsrunc: ${message}\n`);
     return 1;
   }
 }
 
+/** This process is tsrunc: its own stdio, environment and children. */
+export function inProcess(): Invocation {
+  return {
+    env: process.env,
+    cwd: process.cwd(),
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+    readStdin: () => readStream(process.stdin),
+    caller: { pid: process.pid, ppid: process.ppid },
+    launcher: lazyLocalLauncher(),
+    self: [process.execPath, __filename],
+  };
+}
+
+/** The local launcher, loaded on first use: most commands never start a process. */
+function lazyLocalLauncher(): Launcher {
+  let launcher: Launcher | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const get = () => (launcher ??= new (require('../init/launch') as typeof import('../init/launch')).LocalLauncher());
+  return {
+    launch: (o) => get().launch(o),
+    becomeSubreaper: () => get().becomeSubreaper(),
+    execInPlace: (...args) => get().execInPlace(...args),
+  };
+}
+
+function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => (data += d));
+    stream.on('end', () => resolve(data));
+    stream.on('error', reject);
+  });
+}
+
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  main(process.argv.slice(2), inProcess()).then(
     (code) => process.exit(code),
     (err) => {
       process.stderr.write(`tsrunc: ${(err as Error)?.stack ?? err}\n`);

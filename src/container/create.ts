@@ -1,10 +1,9 @@
-import { chmodSync, closeSync, existsSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { isAbsolute, resolve } from 'node:path';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createCgroup, destroyCgroup, planCgroup } from '../cgroups/manager';
-import { readHierarchies } from '../cgroups/detect';
+import { parseProcCgroup, readHierarchies } from '../cgroups/detect';
 import type { CgroupRecord } from '../cgroups/types';
-import { launchInit, tellShim, type Supervision } from '../init/launch';
+import type { LaunchedInit, Launcher, Supervision } from '../init/launch';
 import { checkNamespacePath } from '../linux/namespaces';
 import { loadConfig } from '../spec/validate';
 import type { Spec } from '../spec/types';
@@ -26,14 +25,17 @@ export interface CreateOptions {
   consoleSocket?: string;
   /**
    * Foreground `run`: when process.terminal is true and no --console-socket
-   * is given, make a socketpair and keep one end for tsrunc-shim, which then
-   * relays the terminal.
+   * is given, the init gets one end of a socketpair and the caller keeps the
+   * other for tsrunc-shim, which then relays the terminal.
    */
   ownConsole?: boolean;
   noPivot: boolean;
   preserveFds: number;
   supervision: Supervision;
   systemdCgroup: boolean;
+  launcher: Launcher;
+  /** The process that ran tsrunc: its cgroup is where relative cgroupsPaths go. */
+  callerPid: number;
   log: Logger;
 }
 
@@ -42,7 +44,7 @@ export interface Created {
   pid: number;
   dir: string;
   spec: Spec;
-  /** With ownConsole: our end of the console socketpair (the pty master arrives on it). */
+  /** With ownConsole: the caller's end of the console socketpair (the pty master arrives on it). */
   console?: number;
 }
 
@@ -62,27 +64,25 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   (spec.linux?.namespaces ?? []).forEach((ns, i) => {
     if (ns.path) checkNamespacePath(ns.type, ns.path, `linux.namespaces[${i}] (${ns.type})`);
   });
-  if (spec.process?.terminal && o.consoleSocket === undefined && !o.ownConsole) {
+  const ownConsole = !!spec.process?.terminal && o.consoleSocket === undefined && !!o.ownConsole;
+  if (spec.process?.terminal && o.consoleSocket === undefined && !ownConsole) {
     throw new TsruncError('process.terminal is true: --console-socket is required to receive the pty when tsrunc does not stay attached');
   }
+  if (o.consoleSocket !== undefined) checkSocket(o.consoleSocket, '--console-socket');
   if (o.store.exists(o.id)) throw new TsruncError(`container with id ${JSON.stringify(o.id)} already exists`);
-  const cgroup = planCgroup(spec.linux?.cgroupsPath, o.id);
+  const cgroup = planCgroup(spec.linux?.cgroupsPath, o.id, undefined, undefined, ownCgroups(o.callerPid));
   const seccomp = spec.linux?.seccomp ? (await import('../seccomp/filter')).compileSeccomp(spec.linux.seccomp, o.log) : undefined;
-  const consoleSocket = o.consoleSocket !== undefined ? await connectSocket(o.consoleSocket, '--console-socket') : undefined;
-  const listenerPath = seccomp?.notify ? spec.linux?.seccomp?.listenerPath : undefined;
-  const listener = listenerPath ? await connectSocket(listenerPath, 'linux.seccomp.listenerPath') : undefined;
-  const { socketpair } = await import('../sys/libc');
-  const consolePair = spec.process?.terminal && !consoleSocket && o.ownConsole ? socketpair() : undefined;
+  if (seccomp?.notify && spec.linux?.seccomp?.listenerPath) checkSocket(spec.linux.seccomp.listenerPath, 'linux.seccomp.listenerPath');
 
   const dir = o.store.claim(o.id);
-  const self = readProcStat(process.pid)!;
+  const creator = readProcStat(o.callerPid);
   const record: ContainerRecord = {
     ociVersion: spec.ociVersion, id: o.id, bundle: o.bundle, rootfs, created: new Date().toISOString(),
-    annotations: spec.annotations, creating: { pid: process.pid, startTime: self.startTime },
+    annotations: spec.annotations, creating: creator ? { pid: o.callerPid, startTime: creator.startTime } : undefined,
     shim: o.supervision.kind === 'shim', cgroup,
     hostMounts: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'mount') || undefined,
   };
-  let launched: ReturnType<typeof launchInit> | undefined;
+  let launched: LaunchedInit | undefined;
   try {
     // The container is built from this copy: later edits of the bundle's config.json change nothing.
     writeFileSync(`${dir}/config.json`, JSON.stringify(spec));
@@ -93,46 +93,36 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     o.store.write(record);
     createCgroup(cgroup);
     o.store.write(record);
-    const consoleFd = consoleSocket?.fd ?? consolePair?.[1];
-    launched = launchInit({
-      preserveFds: o.preserveFds,
-      pass: [...(consoleFd !== undefined ? [consoleFd] : []), ...(listener ? [listener.fd] : [])],
-      supervision: o.supervision,
-    });
-    const [initConsoleFd, initListenerFd] = consoleFd !== undefined ? launched.passedFds : [undefined, ...launched.passedFds];
+    launched = await o.launcher.launch({ preserveFds: o.preserveFds, supervision: o.supervision, consolePair: ownConsole });
     const stateJson = (pid: number, status: 'creating' | 'created') => JSON.stringify({ ...ociState({ ...record, pid }, status), pid });
     const host = new RealHostSide(spec, cgroup, stateJson, (pid) => {
       record.pid = pid;
       record.pidStartTime = readProcStat(pid)?.startTime;
       o.store.write(record);
-    }, o.log);
-    const pid = setupContainer(launched.channel, host, {
+      // For tsrunc-shim, which waits to learn which of its children is the container.
+      writeAtomic(`${dir}/pid`, String(pid));
+    }, o.bundle, o.log);
+    const pid = await setupContainer(launched.channel, host, {
       spec, bundle: o.bundle, rootfs, stateDir: dir, noPivot: o.noPivot, preserveFds: o.preserveFds,
-      consoleFd: initConsoleFd, seccomp, seccompListenerFd: initListenerFd, cgroup, cgroupHierarchies: readHierarchies(), log: o.log,
+      console: o.consoleSocket !== undefined ? { path: o.consoleSocket } : launched.consoleFd !== undefined ? { fd: launched.consoleFd } : undefined,
+      seccomp, cgroup, cgroupHierarchies: readHierarchies(), log: o.log,
     });
     launched.channel.close();
     if (o.pidFile) writeAtomic(o.pidFile, String(pid), 0o644);
     delete record.creating;
     o.store.write(record);
-    if (launched.shimControl !== undefined) tellShim(launched.shimControl, pid);
-    return { record, pid, dir, spec, console: consolePair?.[0] };
+    return { record, pid, dir, spec, console: launched.consoleKeep };
   } catch (err) {
-    if (consolePair) closeSync(consolePair[0]);
     await abortCreate(o, spec, record, cgroup, launched);
     throw err;
-  } finally {
-    consoleSocket?.destroy();
-    listener?.destroy();
-    if (consolePair) closeSync(consolePair[1]);
   }
 }
 
 /** Undo a half-built container, in reverse order; a failure here is logged, never hides the original error. */
-async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord, cgroup: CgroupRecord, launched?: ReturnType<typeof launchInit>): Promise<void> {
+async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord, cgroup: CgroupRecord, launched?: LaunchedInit): Promise<void> {
   try {
     launched?.channel.close();
-    launched?.child.kill('SIGKILL');
-    if (launched?.shimControl !== undefined) tellShim(launched.shimControl, undefined);
+    launched?.kill();
     if (record.pid !== undefined) await killAndWait(record.pid, record.pidStartTime);
     if (record.hostMounts) await unmountUnder(record.rootfs);
     await destroyCgroup(cgroup);
@@ -142,7 +132,7 @@ async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord
     o.store.remove(o.id);
   }
   // The spec's lifecycle continues at "delete" when creation fails: poststop hooks run.
-  if (spec.hooks?.poststop?.length) runPoststopHooks(spec.hooks.poststop, JSON.stringify(ociState(record, 'stopped')), o.log);
+  if (spec.hooks?.poststop?.length) await runPoststopHooks(spec.hooks.poststop, JSON.stringify(ociState(record, 'stopped')), o.bundle, o.log);
 }
 
 /** SIGKILL pid (if it is still the process we started) and wait until it is gone. */
@@ -196,15 +186,18 @@ function checkSystemd(): void {
   throw new TsruncError('--systemd-cgroup: the systemd cgroup driver is not supported by tsrunc yet; use the cgroupfs driver');
 }
 
-/** Connects to a unix socket up front (console, seccomp listener), so a wrong path fails before anything is built. */
-function connectSocket(path: string, what: string): Promise<import('node:net').Socket & { fd: number }> {
-  if (!isAbsolute(path)) path = resolve(path);
-  return new Promise((resolveConn, reject) => {
-    const sock = connect(path);
-    sock.once('connect', () => {
-      const fd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
-      resolveConn(Object.assign(sock, { fd }));
-    });
-    sock.once('error', (err) => reject(new TsruncError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
-  });
+/** Checks a unix socket path up front, so a wrong one fails before anything is built (tsrunc-init connects to it). */
+function checkSocket(path: string, what: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw new TsruncError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!st.isSocket()) throw new TsruncError(`${what} ${path}: not a unix socket`);
+}
+
+/** The caller's own cgroups, per hierarchy: where relative cgroupsPaths are resolved, as runc does. */
+function ownCgroups(pid: number): Map<string, string> {
+  return parseProcCgroup(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
 }

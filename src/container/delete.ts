@@ -53,7 +53,7 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
       await destroyCgroup(record.cgroup);
     }
     store.remove(id);
-    runPoststopHooks(spec?.hooks?.poststop, JSON.stringify(ociState(record, 'stopped')), log);
+    await runPoststopHooks(spec?.hooks?.poststop, JSON.stringify(ociState(record, 'stopped')), record.bundle, log);
   } finally {
     release();
   }

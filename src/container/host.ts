@@ -14,6 +14,7 @@ export class RealHostSide implements HostSide {
     private readonly cgroup: CgroupRecord | undefined,
     private readonly state: (pid: number, status: 'creating' | 'created') => string,
     private readonly recordPid: (pid: number) => void,
+    private readonly bundle: string,
     private readonly log: Logger,
   ) {}
 
@@ -53,9 +54,9 @@ export class RealHostSide implements HostSide {
     this.recordPid(pid);
   }
 
-  runRuntimeHooks(kind: 'prestart' | 'createRuntime', pid: number): void {
+  async runRuntimeHooks(kind: 'prestart' | 'createRuntime', pid: number): Promise<void> {
     const hooks = this.spec.hooks?.[kind];
-    if (hooks?.length) runHooksOrThrow(kind, hooks, this.state(pid, 'creating'));
+    if (hooks?.length) await runHooksOrThrow(kind, hooks, this.state(pid, 'creating'), this.bundle);
   }
 
   hookState(pid: number, status: 'creating' | 'created'): string {

@@ -7,6 +7,8 @@ import type { Logger } from '../sys/log';
 export interface ForegroundOptions extends Omit<CreateOptions, 'supervision' | 'ownConsole'> {
   /** The command line that deletes the container afterwards (none with --keep). */
   cleanup?: string[];
+  /** The environment tsrunc-shim (and so the cleanup) runs with: the caller's. */
+  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -18,8 +20,7 @@ export interface ForegroundOptions extends Omit<CreateOptions, 'supervision' | '
  * Node process stays alive for the container's lifetime.
  */
 export async function runForeground(o: ForegroundOptions): Promise<never> {
-  const { setChildSubreaper, execve } = await import('../sys/libc');
-  setChildSubreaper();
+  await o.launcher.becomeSubreaper();
   const created = await createContainer({ ...o, supervision: { kind: 'self' }, ownConsole: true });
   try {
     await startContainer(o.store, o.id, o.log);
@@ -27,9 +28,9 @@ export async function runForeground(o: ForegroundOptions): Promise<never> {
     await deleteQuietly(o.store, o.id, o.log);
     throw err;
   }
-  const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
-  const keep = [0, 1, 2, ...(created.console !== undefined ? [created.console] : [])];
-  return execve(SHIM_BINARY, ['tsrunc-shim', 'foreground', created.dir, String(created.pid), String(created.console ?? -1), '--', ...(o.cleanup ?? [])], env, keep);
+  const env = Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
+  const keep = created.console !== undefined ? [created.console] : [];
+  return o.launcher.execInPlace(SHIM_BINARY, ['tsrunc-shim', 'foreground', created.dir, String(created.pid), String(created.console ?? -1), '--', ...(o.cleanup ?? [])], env, keep);
 }
 
 async function deleteQuietly(store: CreateOptions['store'], id: string, log: Logger): Promise<void> {

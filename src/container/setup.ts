@@ -26,7 +26,7 @@ export interface HostSide {
   /** The container process exists: record it (so a failed create can clean it up). */
   onPid(pid: number): void;
   /** prestart and createRuntime hooks, in the runtime's namespaces, with the state at that moment. */
-  runRuntimeHooks(kind: 'prestart' | 'createRuntime', pid: number): void;
+  runRuntimeHooks(kind: 'prestart' | 'createRuntime', pid: number): Promise<void>;
   /** The state JSON a hook gets on stdin for the given moment. */
   hookState(pid: number, status: 'creating' | 'created'): string;
   /** The containerProcessState JSON a seccomp listener receives with the notify fd. */
@@ -45,11 +45,10 @@ export interface SetupOptions {
   stateDir: string;
   noPivot: boolean;
   preserveFds: number;
-  /** The console socket's fd number inside tsrunc-init, when process.terminal is true. */
-  consoleFd?: number;
-  /** linux.seccomp, compiled; with the listener socket's fd in the init when it notifies. */
+  /** Where the pty master goes when process.terminal is true: --console-socket, or an fd the init already has. */
+  console?: { path: string } | { fd: number };
+  /** linux.seccomp, compiled. */
   seccomp?: CompiledFilter;
-  seccompListenerFd?: number;
   cgroup?: CgroupRecord;
   cgroupHierarchies?: { key: string; mountPoint: string; controllers: string[]; version: 1 | 2 }[];
   log: Logger;
@@ -77,71 +76,76 @@ const DEV_SYMLINKS: [string, string][] = [
  * root, then the process settings. Returns the container process's host pid
  * once it waits for `start`.
  */
-export function setupContainer(ops: InitOps, host: HostSide, o: SetupOptions): number {
+export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptions): Promise<number> {
   const { spec } = o;
   const linux = spec.linux ?? {};
   const ns = planNamespaces(linux.namespaces);
   const userns = ns.has('user');
 
+  // 0. Sockets named by host paths are connected while host paths still resolve.
+  const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
+  const listenerPath = o.seccomp?.notify ? linux.seccomp?.listenerPath : undefined;
+  const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
+
   // 1. Namespaces: join those given by path, create the rest with the container process.
   if (ns.unshareTime) {
-    ops.unshare(CLONE.NEWTIME);
-    ops.writeFile('/proc/self/timens_offsets', timeOffsets(linux.timeOffsets), false);
+    await ops.unshare(CLONE.NEWTIME);
+    await ops.writeFile('/proc/self/timens_offsets', timeOffsets(linux.timeOffsets), false);
   }
-  if (ns.join.length) ops.joinNamespaces(ns.join.map(({ flag, path }) => ({ flag, path })));
-  const pid = ops.clone(ns.cloneFlags, o.cgroup?.mode === 'unified' ? o.cgroup.dirs[''] : undefined);
+  if (ns.join.length) await ops.joinNamespaces(ns.join.map(({ flag, path }) => ({ flag, path })));
+  const pid = await ops.clone(ns.cloneFlags, o.cgroup?.mode === 'unified' ? o.cgroup.dirs[''] : undefined);
   host.onPid(pid);
 
   // 2. From outside: id maps, cgroup, OOM score. Nothing configured has run yet.
   if (ns.isNew('user')) host.writeIdMaps(pid, idMap(linux.uidMappings), idMap(linux.gidMappings));
   // In a user namespace the process is still the unmapped host root: it becomes the namespace's root,
   // or it could not even create a file in the container's own tmpfs (EOVERFLOW).
-  if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) ops.becomeRoot();
+  if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) await ops.becomeRoot();
   if (o.cgroup && o.cgroup.mode !== 'unified') host.joinCgroup(pid);
   if (spec.process?.oomScoreAdj !== undefined) host.setOomScoreAdj(pid, spec.process.oomScoreAdj);
   // After joining the cgroup, so that it is the root of the new cgroup namespace.
-  if (ns.unshareCgroup) ops.unshare(CLONE.NEWCGROUP);
+  if (ns.unshareCgroup) await ops.unshare(CLONE.NEWCGROUP);
 
   // 3. The root filesystem and everything mounted in it. The state directory (exec.fifo) is
   // opened first: after pivot_root no host path resolves any more.
-  ops.setStartFifo(o.stateDir);
-  prepareRootfs(ops, host, o, ns);
-  for (const m of spec.mounts ?? []) mountEntry(ops, host, o, m, ns);
-  if (needsDevSetup(spec.mounts)) createDevices(ops, [...DEFAULT_DEVICES, ...(linux.devices ?? [])], userns);
-  else createDevices(ops, linux.devices ?? [], userns);
+  await ops.setStartFifo(o.stateDir);
+  await prepareRootfs(ops, host, o, ns);
+  for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns);
+  if (needsDevSetup(spec.mounts)) await createDevices(ops, [...DEFAULT_DEVICES, ...(linux.devices ?? [])], userns);
+  else await createDevices(ops, linux.devices ?? [], userns);
 
   // 4. Hooks that see the container's namespaces but still the host's root.
-  host.runRuntimeHooks('prestart', pid);
-  host.runRuntimeHooks('createRuntime', pid);
-  for (const hook of spec.hooks?.createContainer ?? []) ops.runHook(hookRequest(hook, host.hookState(pid, 'creating')));
+  await host.runRuntimeHooks('prestart', pid);
+  await host.runRuntimeHooks('createRuntime', pid);
+  for (const hook of spec.hooks?.createContainer ?? []) await ops.runHook(hookRequest(hook, host.hookState(pid, 'creating')));
 
   // 5. Enter the new root and finish it.
-  if (spec.process) ops.mkdirAll(spec.process.cwd, 0o755, true);
-  if (!ns.has('mount')) ops.chroot(o.rootfs, false);
-  else if (o.noPivot) ops.chroot(o.rootfs, true);
-  else ops.pivotRoot(o.rootfs);
-  if (spec.root?.readonly) ops.readonlyPath('/');
+  if (spec.process) await ops.mkdirAll(spec.process.cwd, 0o755, true);
+  if (!ns.has('mount')) await ops.chroot(o.rootfs, false);
+  else if (o.noPivot) await ops.chroot(o.rootfs, true);
+  else await ops.pivotRoot(o.rootfs);
+  if (spec.root?.readonly) await ops.readonlyPath('/');
   // An empty name leaves the one the uts namespace has (as runc does); without a uts namespace it would clear the host's.
-  if (spec.hostname) ops.sethostname(spec.hostname);
-  if (spec.domainname) ops.setdomainname(spec.domainname);
+  if (spec.hostname) await ops.sethostname(spec.hostname);
+  if (spec.domainname) await ops.setdomainname(spec.domainname);
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    ops.writeFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, true);
+    await ops.writeFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, true);
   }
-  for (const p of linux.readonlyPaths ?? []) ops.readonlyPath(p);
-  for (const p of linux.maskedPaths ?? []) ops.maskPath(p);
+  for (const p of linux.readonlyPaths ?? []) await ops.readonlyPath(p);
+  for (const p of linux.maskedPaths ?? []) await ops.maskPath(p);
 
   // 6. The process: what runs, as whom, with what. Then wait for `start`. (Without a process,
   // which the spec allows at create, the init just holds the namespaces; `start` refuses.)
-  if (spec.process) configureProcess(ops, spec.process, {
+  if (spec.process) await configureProcess(ops, spec.process, {
     preserveFds: o.preserveFds,
-    consoleFd: o.consoleFd,
+    consoleFd,
     setgroups: true,
     seccomp: o.seccomp,
-    seccompListener: o.seccompListenerFd !== undefined ? { fd: o.seccompListenerFd, state: host.seccompListenerState(pid) } : undefined,
+    seccompListener: listenerFd !== undefined ? { fd: listenerFd, state: host.seccompListenerState(pid) } : undefined,
     log: o.log,
   });
-  for (const hook of spec.hooks?.startContainer ?? []) ops.addHook(hookRequest(hook, host.hookState(pid, 'created')));
-  ops.finish();
+  for (const hook of spec.hooks?.startContainer ?? []) await ops.addHook(hookRequest(hook, host.hookState(pid, 'created')));
+  await ops.finish();
   return pid;
 }
 
@@ -169,51 +173,51 @@ const ROOT_PROPAGATION: Record<string, number> = {
  * must be a mount point for pivot_root, and the root every in-root path is
  * resolved from.
  */
-function prepareRootfs(ops: InitOps, host: HostSide, o: SetupOptions, ns: NamespacePlan): void {
+async function prepareRootfs(ops: InitOps, host: HostSide, o: SetupOptions, ns: NamespacePlan): Promise<void> {
   if (!ns.has('mount')) {
     // The container shares tsrunc's mount namespace (the spec allows it): its mounts are made
     // there, under the rootfs, and `delete` unmounts them. No propagation change, no pivot_root.
     if (o.spec.root?.readonly) throw new TsruncError('root.readonly: a read-only root needs a mount namespace (add {"type": "mount"} to linux.namespaces)');
-    ops.setRoot(o.rootfs);
+    await ops.setRoot(o.rootfs);
     return;
   }
   const propagation = o.spec.linux?.rootfsPropagation;
   const flag = propagation ? ROOT_PROPAGATION[propagation] : MS.SLAVE | MS.REC;
-  ops.mount({ target: '/', flags: flag, inRoot: false });
+  await ops.mount({ target: '/', flags: flag, inRoot: false });
   // pivot_root refuses a new root whose parent mount is shared; with shared propagation the parent is made private.
   // The bind below stacks on the mount holding the rootfs: the rootfs' own mount when it is a mount point.
   if (propagation === 'shared' || propagation === 'rshared') {
-    ops.mount({ target: host.mountPointOf(o.rootfs), flags: MS.PRIVATE, inRoot: false });
+    await ops.mount({ target: host.mountPointOf(o.rootfs), flags: MS.PRIVATE, inRoot: false });
   }
-  ops.mount({ source: o.rootfs, target: o.rootfs, flags: MS.BIND | MS.REC, inRoot: false });
-  ops.setRoot(o.rootfs);
+  await ops.mount({ source: o.rootfs, target: o.rootfs, flags: MS.BIND | MS.REC, inRoot: false });
+  await ops.setRoot(o.rootfs);
 }
 
 function needsDevSetup(mounts: Mount[] = []): boolean {
   return !mounts.some((m) => cleanPath(m.destination) === '/dev' && parseMountOptions(m).bind);
 }
 
-function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns: NamespacePlan): void {
+async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns: NamespacePlan): Promise<void> {
   const dest = cleanPath(m.destination);
   const opts = parseMountOptions(m);
   if (opts.tmpcopyup) throw new TsruncError(`mounts ${dest}: option "tmpcopyup" is not supported by tsrunc`);
   if (m.type === 'cgroup' || m.type === 'cgroup2') {
-    mountCgroups(ops, o, dest, opts.flags, ns);
+    await mountCgroups(ops, o, dest, opts.flags, ns);
   } else if (opts.bind) {
     const source = m.source && !isAbsolute(m.source) ? join(o.bundle, m.source) : m.source ?? '';
     const kind = host.statSource(source);
     if (kind === 'missing') throw new TsruncError(`mounts ${dest}: bind source ${JSON.stringify(source)} does not exist`);
-    if (kind === 'dir') ops.mkdirAll(dest, 0o755, true);
-    else ops.mkfile(dest, 0o644, true);
-    ops.mount({ source, target: dest, flags: MS.BIND | (opts.recursive ? MS.REC : 0), inRoot: true });
+    if (kind === 'dir') await ops.mkdirAll(dest, 0o755, true);
+    else await ops.mkfile(dest, 0o644, true);
+    await ops.mount({ source, target: dest, flags: MS.BIND | (opts.recursive ? MS.REC : 0), inRoot: true });
     // A bind mount takes its flags only from a remount of the new mount.
     const remountFlags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-    if (remountFlags) ops.mount({ target: dest, flags: MS.BIND | MS.REMOUNT | (opts.recursive ? MS.REC : 0) | remountFlags, inRoot: true });
+    if (remountFlags) await ops.mount({ target: dest, flags: MS.BIND | MS.REMOUNT | (opts.recursive ? MS.REC : 0) | remountFlags, inRoot: true });
   } else {
-    ops.mkdirAll(dest, 0o755, true);
-    ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags: opts.flags, data: opts.data, inRoot: true });
+    await ops.mkdirAll(dest, 0o755, true);
+    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags: opts.flags, data: opts.data, inRoot: true });
   }
-  for (const p of opts.propagation) ops.mount({ target: dest, flags: p, inRoot: true });
+  for (const p of opts.propagation) await ops.mount({ target: dest, flags: p, inRoot: true });
 }
 
 /**
@@ -222,37 +226,37 @@ function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns:
  * container's own cgroup directories. On v1/hybrid hosts, a tmpfs holding one
  * directory per hierarchy, as on the host.
  */
-function mountCgroups(ops: InitOps, o: SetupOptions, dest: string, flags: number, ns: NamespacePlan): void {
+async function mountCgroups(ops: InitOps, o: SetupOptions, dest: string, flags: number, ns: NamespacePlan): Promise<void> {
   const record = o.cgroup;
   const hierarchies = o.cgroupHierarchies ?? [];
   if (!record) throw new TsruncError(`mounts ${dest}: a cgroup mount needs the container's cgroup`);
   const own = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.RELATIME);
-  const mountOne = (key: string, target: string, version: 1 | 2, controllers: string[]) => {
-    ops.mkdirAll(target, 0o755, true);
+  const mountOne = async (key: string, target: string, version: 1 | 2, controllers: string[]) => {
+    await ops.mkdirAll(target, 0o755, true);
     if (ns.has('cgroup')) {
-      ops.mount({ source: 'cgroup', target, fstype: version === 2 ? 'cgroup2' : 'cgroup', flags: own, data: controllers.join(','), inRoot: true });
+      await ops.mount({ source: 'cgroup', target, fstype: version === 2 ? 'cgroup2' : 'cgroup', flags: own, data: controllers.join(','), inRoot: true });
     } else {
-      ops.mount({ source: record.dirs[key], target, flags: MS.BIND | MS.REC, inRoot: true });
-      ops.mount({ target, flags: MS.BIND | MS.REMOUNT | own, inRoot: true });
+      await ops.mount({ source: record.dirs[key], target, flags: MS.BIND | MS.REC, inRoot: true });
+      await ops.mount({ target, flags: MS.BIND | MS.REMOUNT | own, inRoot: true });
     }
   };
   if (record.mode === 'unified') {
-    mountOne('', dest, 2, []);
+    await mountOne('', dest, 2, []);
     return;
   }
-  ops.mkdirAll(dest, 0o755, true);
-  ops.mount({ source: 'tmpfs', target: dest, fstype: 'tmpfs', flags: own & ~MS.RDONLY, data: 'mode=755', inRoot: true });
+  await ops.mkdirAll(dest, 0o755, true);
+  await ops.mount({ source: 'tmpfs', target: dest, fstype: 'tmpfs', flags: own & ~MS.RDONLY, data: 'mode=755', inRoot: true });
   for (const h of hierarchies) {
     if (!(h.key in record.dirs)) continue;
     const name = basename(h.mountPoint);
-    mountOne(h.key, `${dest}/${name}`, h.version, h.controllers);
+    await mountOne(h.key, `${dest}/${name}`, h.version, h.controllers);
     // Co-mounted controllers ("cpu,cpuacct") are reachable under each name, as on the host.
-    if (h.controllers.length > 1) for (const c of h.controllers) if (c !== name) ops.symlink(name, `${dest}/${c}`);
+    if (h.controllers.length > 1) for (const c of h.controllers) if (c !== name) await ops.symlink(name, `${dest}/${c}`);
   }
-  if (own & MS.RDONLY) ops.mount({ target: dest, flags: MS.REMOUNT | MS.BIND | own, inRoot: true });
+  if (own & MS.RDONLY) await ops.mount({ target: dest, flags: MS.REMOUNT | MS.BIND | own, inRoot: true });
 }
 
-function createDevices(ops: InitOps, devices: Device[], userns: boolean): void {
+async function createDevices(ops: InitOps, devices: Device[], userns: boolean): Promise<void> {
   const seen = new Set<string>();
   for (const d of devices) {
     const path = cleanPath(d.path);
@@ -260,16 +264,16 @@ function createDevices(ops: InitOps, devices: Device[], userns: boolean): void {
     seen.add(path);
     // In a user namespace mknod is refused: bind the host's node instead (only for the standard devices and real nodes).
     if (userns && d.type !== 'p') {
-      ops.bindDevice(path, path);
+      await ops.bindDevice(path, path);
       continue;
     }
     const type = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
     const mode = type | ((d.fileMode ?? 0o666) & 0o7777);
-    ops.mknod(path, mode, d.type === 'p' ? 0n : makedev(d.major ?? 0, d.minor ?? 0), d.uid ?? 0, d.gid ?? 0);
+    await ops.mknod(path, mode, d.type === 'p' ? 0n : makedev(d.major ?? 0, d.minor ?? 0), d.uid ?? 0, d.gid ?? 0);
   }
   if (devices === DEFAULT_DEVICES || devices.some((d) => d.path === '/dev/null')) {
-    for (const [target, link] of DEV_SYMLINKS) ops.symlink(target, link);
-    ops.symlink('pts/ptmx', '/dev/ptmx');
+    for (const [target, link] of DEV_SYMLINKS) await ops.symlink(target, link);
+    await ops.symlink('pts/ptmx', '/dev/ptmx');
   }
 }
 
@@ -284,9 +288,9 @@ export interface ProcessOptions {
 }
 
 /** The process part, shared by create and exec: what runs, as whom, with which limits and privileges. */
-export function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): void {
-  ops.setExec(p.args ?? [], p.env ?? [], p.cwd);
-  ops.setUser({ uid: p.user.uid, gid: p.user.gid, umask: p.user.umask, additionalGids: p.user.additionalGids ?? [], setgroups: o.setgroups });
+export async function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): Promise<void> {
+  await ops.setExec(p.args ?? [], p.env ?? [], p.cwd);
+  await ops.setUser({ uid: p.user.uid, gid: p.user.gid, umask: p.user.umask, additionalGids: p.user.additionalGids ?? [], setgroups: o.setgroups });
   if (p.capabilities) {
     const { masks, unsupported } = capabilityMasks(p.capabilities);
     if (unsupported.length) o.log.warn(`capabilities not supported by this kernel, dropped: ${unsupported.join(', ')}`);
@@ -296,20 +300,20 @@ export function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): v
     const raisable = ambient & inheritable & permitted;
     if (raisable !== ambient) o.log.debug(`ambient capabilities not also inheritable and permitted are not raised (mask 0x${(ambient & ~raisable).toString(16)})`);
     masks[4] = raisable;
-    ops.setCaps(masks);
+    await ops.setCaps(masks);
   }
-  for (const r of p.rlimits ?? []) ops.setRlimit(rlimitNumber(r.type)!, rlim(r.soft), rlim(r.hard));
-  if (p.noNewPrivileges) ops.setNoNewPrivs();
-  if (o.preserveFds) ops.setPreserveFds(o.preserveFds);
+  for (const r of p.rlimits ?? []) await ops.setRlimit(rlimitNumber(r.type)!, rlim(r.soft), rlim(r.hard));
+  if (p.noNewPrivileges) await ops.setNoNewPrivs();
+  if (o.preserveFds) await ops.setPreserveFds(o.preserveFds);
   if (p.terminal) {
     if (o.consoleFd === undefined) throw new TsruncError('process.terminal is true but there is no console socket to send the pty to');
-    ops.setConsole(o.consoleFd, p.consoleSize?.height ?? 0, p.consoleSize?.width ?? 0);
+    await ops.setConsole(o.consoleFd, p.consoleSize?.height ?? 0, p.consoleSize?.width ?? 0);
   }
   if (o.seccomp) {
-    ops.setSeccomp(o.seccomp.program, o.seccomp.flags);
+    await ops.setSeccomp(o.seccomp.program, o.seccomp.flags);
     if (o.seccomp.notify) {
       if (!o.seccompListener) throw new TsruncError('linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath');
-      ops.setSeccompListener(o.seccompListener.fd, o.seccompListener.state);
+      await ops.setSeccompListener(o.seccompListener.fd, o.seccompListener.state);
     }
   }
 }

@@ -67,7 +67,7 @@ export async function startContainer(store: StateStore, id: string, log: Logger)
     }
     try {
       if (output.trim()) throw new TsruncError(output.trim());
-      runHooksOrThrow('poststart', spec.hooks?.poststart, JSON.stringify(ociState(record, 'running')));
+      await runHooksOrThrow('poststart', spec.hooks?.poststart, JSON.stringify(ociState(record, 'running')), record.bundle);
     } catch (err) {
       failed = true;
       throw err;

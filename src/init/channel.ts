@@ -1,166 +1,185 @@
-import { closeSync, readSync, writeSync } from 'node:fs';
-import { decodeReply, encodeRequest, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, type Field } from './protocol';
+import type { Duplex } from 'node:stream';
+import { decodeReply, encodeRequest, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, type Field, type Reply } from './protocol';
 import type { HookRequest, InitOps, MountRequest, UserRequest } from './ops';
 import { SyscallError, TsruncError } from '../sys/errors';
 
 /**
- * InitOps over the socket to tsrunc-init. Calls are synchronous: each
- * request waits for its reply, and a CLI has nothing else to do meanwhile.
- * Errors name the step ("mount proc on /proc: mount: EPERM (...)").
+ * InitOps over a stream connected to tsrunc-init (a socketpair from spawn,
+ * or the connection tsrunc-init makes back to the server). Requests go one at
+ * a time: each waits for its reply. Errors name the step
+ * ("mount proc on /proc: mount: EPERM (...)").
  */
 export class InitChannel implements InitOps {
-  private closed = false;
+  private buffered = Buffer.alloc(0);
+  private ended = false;
+  private waiting?: { resolve: (frame: Buffer | undefined) => void };
 
-  constructor(private readonly fd: number) {}
+  constructor(private readonly stream: Duplex) {
+    stream.on('data', (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.deliver();
+    });
+    const end = () => {
+      this.ended = true;
+      this.deliver();
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+  }
 
   close(): void {
-    if (!this.closed) {
-      this.closed = true;
-      closeSync(this.fd);
+    this.stream.destroy();
+  }
+
+  /** The next whole frame, or undefined at EOF. */
+  private nextFrame(): Promise<Buffer | undefined> {
+    return new Promise((resolve) => {
+      this.waiting = { resolve };
+      this.deliver();
+    });
+  }
+
+  private deliver(): void {
+    if (!this.waiting) return;
+    if (this.buffered.length >= 4) {
+      const len = this.buffered.readUInt32LE(0);
+      if (this.buffered.length >= 4 + len) {
+        const frame = this.buffered.subarray(4, 4 + len);
+        this.buffered = this.buffered.subarray(4 + len);
+        const { resolve } = this.waiting;
+        this.waiting = undefined;
+        resolve(frame);
+        return;
+      }
+    }
+    if (this.ended) {
+      const { resolve } = this.waiting;
+      this.waiting = undefined;
+      resolve(undefined);
     }
   }
 
-  private call(op: Op, fields: Field[], step: string): number {
-    const frame = encodeRequest(op, fields);
-    try {
-      for (let off = 0; off < frame.length;) off += writeSync(this.fd, frame, off);
-    } catch {
-      throw new TsruncError(`${step}: the container's init process exited`);
-    }
-    const header = this.readExactly(4, step);
-    const reply = decodeReply(this.readExactly(header.readUInt32LE(0), step));
-    if (reply.errno !== 0) throw new SyscallError(step, reply.errno, reply.detail || undefined);
+  private async call(op: Op, fields: Field[], step: string): Promise<number> {
+    if (this.ended) throw new TsruncError(`${step}: the container's init process exited`);
+    this.stream.write(encodeRequest(op, fields));
+    const reply = await this.reply(step);
+    if (!reply) throw new TsruncError(`${step}: the container's init process exited`);
     return reply.value;
   }
 
-  /** After finish() for exec: EOF means execve succeeded (the socket is close-on-exec); a frame is its error. */
-  awaitExec(step: string): void {
-    const header = Buffer.alloc(4);
-    const n = this.readSome(header);
-    if (n === 0) return;
-    const body = Buffer.concat([header.subarray(0, n), this.readExactly(4 - n, step)]);
-    const reply = decodeReply(this.readExactly(body.readUInt32LE(0), step));
-    throw new SyscallError(step, reply.errno, reply.detail || undefined);
+  private async reply(step: string): Promise<Reply | undefined> {
+    const frame = await this.nextFrame();
+    if (!frame) return undefined;
+    const reply = decodeReply(frame);
+    if (reply.errno !== 0) throw new SyscallError(step, reply.errno, reply.detail || undefined);
+    return reply;
   }
 
-  private readSome(buf: Buffer): number {
-    for (;;) {
-      try {
-        return readSync(this.fd, buf, 0, buf.length, null);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN' || (err as NodeJS.ErrnoException).code === 'EINTR') continue;
-        if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return 0;
-        throw err;
-      }
-    }
+  /** After finish() without a start fifo (exec): EOF means execve succeeded (the socket is close-on-exec); a frame is its error. */
+  async awaitExec(step: string): Promise<void> {
+    await this.reply(step);
   }
 
-  private readExactly(n: number, step: string): Buffer {
-    const buf = Buffer.alloc(n);
-    for (let off = 0; off < n;) {
-      const r = this.readSome(buf.subarray(off));
-      if (r === 0) throw new TsruncError(`${step}: the container's init process exited`);
-      off += r;
-    }
-    return buf;
+  async joinNamespaces(namespaces: { flag: number; path: string }[]): Promise<void> {
+    await this.call(Op.JoinNamespaces, [namespaces.length, ...namespaces.flatMap((n) => [n.flag, n.path])], 'join namespaces');
   }
-
-  joinNamespaces(namespaces: { flag: number; path: string }[]): void {
-    this.call(Op.JoinNamespaces, [namespaces.length, ...namespaces.flatMap((n) => [n.flag, n.path])], 'join namespaces');
+  async unshare(flags: number): Promise<void> {
+    await this.call(Op.Unshare, [flags], `unshare 0x${flags.toString(16)}`);
   }
-  unshare(flags: number): void {
-    this.call(Op.Unshare, [flags], `unshare 0x${flags.toString(16)}`);
-  }
-  clone(flags: number, cgroupDir = ''): number {
+  clone(flags: number, cgroupDir = ''): Promise<number> {
     return this.call(Op.Clone, [flags, cgroupDir], 'clone the container process');
   }
-  writeFile(path: string, data: string, inRoot: boolean): void {
-    this.call(Op.WriteFile, [path, data, inRoot ? OPT_IN_ROOT : 0], `write ${path}`);
+  async writeFile(path: string, data: string, inRoot: boolean): Promise<void> {
+    await this.call(Op.WriteFile, [path, data, inRoot ? OPT_IN_ROOT : 0], `write ${path}`);
   }
-  mount(m: MountRequest): void {
+  async mount(m: MountRequest): Promise<void> {
     const what = m.flags & 0x20 /* MS_REMOUNT */ ? `remount ${m.target}` : `mount ${m.source || m.fstype || ''} on ${m.target}`;
-    this.call(Op.Mount, [m.source ?? '', m.target, m.fstype ?? '', m.flags, m.data ?? '', (m.inRoot ? OPT_IN_ROOT : 0) | (m.sourceInRoot ? OPT_SRC_IN_ROOT : 0)], what);
+    await this.call(Op.Mount, [m.source ?? '', m.target, m.fstype ?? '', m.flags, m.data ?? '', (m.inRoot ? OPT_IN_ROOT : 0) | (m.sourceInRoot ? OPT_SRC_IN_ROOT : 0)], what);
   }
-  umount(target: string, flags: number, inRoot: boolean): void {
-    this.call(Op.Umount, [target, flags, inRoot ? OPT_IN_ROOT : 0], `unmount ${target}`);
+  async umount(target: string, flags: number, inRoot: boolean): Promise<void> {
+    await this.call(Op.Umount, [target, flags, inRoot ? OPT_IN_ROOT : 0], `unmount ${target}`);
   }
-  mkdirAll(path: string, mode: number, inRoot: boolean): void {
-    this.call(Op.MkdirAll, [path, mode, inRoot ? OPT_IN_ROOT : 0], `create directory ${path}`);
+  async mkdirAll(path: string, mode: number, inRoot: boolean): Promise<void> {
+    await this.call(Op.MkdirAll, [path, mode, inRoot ? OPT_IN_ROOT : 0], `create directory ${path}`);
   }
-  mkfile(path: string, mode: number, inRoot: boolean): void {
-    this.call(Op.Mkfile, [path, mode, inRoot ? OPT_IN_ROOT : 0], `create file ${path}`);
+  async mkfile(path: string, mode: number, inRoot: boolean): Promise<void> {
+    await this.call(Op.Mkfile, [path, mode, inRoot ? OPT_IN_ROOT : 0], `create file ${path}`);
   }
-  mknod(path: string, mode: number, dev: bigint, uid: number, gid: number): void {
-    this.call(Op.Mknod, [path, mode, dev, uid, gid, OPT_IN_ROOT], `create device ${path}`);
+  async mknod(path: string, mode: number, dev: bigint, uid: number, gid: number): Promise<void> {
+    await this.call(Op.Mknod, [path, mode, dev, uid, gid, OPT_IN_ROOT], `create device ${path}`);
   }
-  bindDevice(hostPath: string, target: string): void {
-    this.call(Op.BindDevice, [hostPath, target], `bind device ${hostPath} to ${target}`);
+  async bindDevice(hostPath: string, target: string): Promise<void> {
+    await this.call(Op.BindDevice, [hostPath, target], `bind device ${hostPath} to ${target}`);
   }
-  symlink(target: string, link: string): void {
-    this.call(Op.Symlink, [target, link, OPT_IN_ROOT], `symlink ${link} -> ${target}`);
+  async symlink(target: string, link: string): Promise<void> {
+    await this.call(Op.Symlink, [target, link, OPT_IN_ROOT], `symlink ${link} -> ${target}`);
   }
-  setRoot(path: string): void {
-    this.call(Op.SetRoot, [path], `open rootfs ${path}`);
+  async setRoot(path: string): Promise<void> {
+    await this.call(Op.SetRoot, [path], `open rootfs ${path}`);
   }
-  pivotRoot(path: string): void {
-    this.call(Op.PivotRoot, [path], `pivot_root to ${path}`);
+  async pivotRoot(path: string): Promise<void> {
+    await this.call(Op.PivotRoot, [path], `pivot_root to ${path}`);
   }
-  chroot(path: string, move: boolean): void {
-    this.call(Op.Chroot, [path, move ? 1 : 0], `chroot to ${path}`);
+  async chroot(path: string, move: boolean): Promise<void> {
+    await this.call(Op.Chroot, [path, move ? 1 : 0], `chroot to ${path}`);
   }
-  becomeRoot(): void {
-    this.call(Op.BecomeRoot, [], 'become root in the user namespace');
+  connectSocket(path: string): Promise<number> {
+    return this.call(Op.ConnectSocket, [path], `connect to ${path}`);
   }
-  sethostname(name: string): void {
-    this.call(Op.Sethostname, [name], `set hostname ${JSON.stringify(name)}`);
+  async becomeRoot(): Promise<void> {
+    await this.call(Op.BecomeRoot, [], 'become root in the user namespace');
   }
-  setdomainname(name: string): void {
-    this.call(Op.Setdomainname, [name], `set domainname ${JSON.stringify(name)}`);
+  async sethostname(name: string): Promise<void> {
+    await this.call(Op.Sethostname, [name], `set hostname ${JSON.stringify(name)}`);
   }
-  maskPath(path: string): void {
-    this.call(Op.MaskPath, [path], `mask ${path}`);
+  async setdomainname(name: string): Promise<void> {
+    await this.call(Op.Setdomainname, [name], `set domainname ${JSON.stringify(name)}`);
   }
-  readonlyPath(path: string): void {
-    this.call(Op.ReadonlyPath, [path], `make ${path} read-only`);
+  async maskPath(path: string): Promise<void> {
+    await this.call(Op.MaskPath, [path], `mask ${path}`);
   }
-  setExec(args: string[], env: string[], cwd: string): void {
-    this.call(Op.SetExec, [args, env, cwd], 'set the process');
+  async readonlyPath(path: string): Promise<void> {
+    await this.call(Op.ReadonlyPath, [path], `make ${path} read-only`);
   }
-  setUser(u: UserRequest): void {
-    this.call(Op.SetUser, [u.uid, u.gid, u.umask === undefined ? -1n : u.umask, u.setgroups ? 1 : 0, u.additionalGids.map(String)], 'set the user');
+  async setExec(args: string[], env: string[], cwd: string): Promise<void> {
+    await this.call(Op.SetExec, [args, env, cwd], 'set the process');
   }
-  setCaps(masks: bigint[]): void {
-    this.call(Op.SetCaps, masks, 'set capabilities');
+  async setUser(u: UserRequest): Promise<void> {
+    await this.call(Op.SetUser, [u.uid, u.gid, u.umask === undefined ? -1n : u.umask, u.setgroups ? 1 : 0, u.additionalGids.map(String)], 'set the user');
   }
-  setRlimit(resource: number, soft: bigint, hard: bigint): void {
-    this.call(Op.SetRlimit, [resource, soft, hard], `set rlimit ${resource}`);
+  async setCaps(masks: bigint[]): Promise<void> {
+    await this.call(Op.SetCaps, masks, 'set capabilities');
   }
-  setNoNewPrivs(): void {
-    this.call(Op.SetNoNewPrivs, [], 'set no_new_privs');
+  async setRlimit(resource: number, soft: bigint, hard: bigint): Promise<void> {
+    await this.call(Op.SetRlimit, [resource, soft, hard], `set rlimit ${resource}`);
   }
-  setSeccomp(program: Buffer, flags: number): void {
-    this.call(Op.SetSeccomp, [program, flags], 'set the seccomp filter');
+  async setNoNewPrivs(): Promise<void> {
+    await this.call(Op.SetNoNewPrivs, [], 'set no_new_privs');
   }
-  setSeccompListener(fd: number, state: string): void {
-    this.call(Op.SetSeccompListener, [fd, state], 'set the seccomp listener');
+  async setSeccomp(program: Buffer, flags: number): Promise<void> {
+    await this.call(Op.SetSeccomp, [program, flags], 'set the seccomp filter');
   }
-  setStartFifo(dir: string): void {
-    this.call(Op.SetStartFifo, [dir], 'open the start fifo');
+  async setSeccompListener(fd: number, state: string): Promise<void> {
+    await this.call(Op.SetSeccompListener, [fd, state], 'set the seccomp listener');
   }
-  setPreserveFds(count: number): void {
-    this.call(Op.SetPreserveFds, [count], 'preserve fds');
+  async setStartFifo(dir: string): Promise<void> {
+    await this.call(Op.SetStartFifo, [dir], 'open the start fifo');
   }
-  setConsole(fd: number, rows: number, cols: number): void {
-    this.call(Op.SetConsole, [fd, rows, cols], 'set the console');
+  async setPreserveFds(count: number): Promise<void> {
+    await this.call(Op.SetPreserveFds, [count], 'preserve fds');
   }
-  addHook(h: HookRequest): void {
-    this.call(Op.AddHook, hookFields(h), `add hook ${h.path}`);
+  async setConsole(fd: number, rows: number, cols: number): Promise<void> {
+    await this.call(Op.SetConsole, [fd, rows, cols], 'set the console');
   }
-  runHook(h: HookRequest): void {
-    this.call(Op.RunHook, hookFields(h), `run hook ${h.path}`);
+  async addHook(h: HookRequest): Promise<void> {
+    await this.call(Op.AddHook, hookFields(h), `add hook ${h.path}`);
   }
-  finish(): void {
-    this.call(Op.Finish, [], 'start the container process');
+  async runHook(h: HookRequest): Promise<void> {
+    await this.call(Op.RunHook, hookFields(h), `run hook ${h.path}`);
+  }
+  async finish(): Promise<void> {
+    await this.call(Op.Finish, [], 'start the container process');
   }
 }
 

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { InitChannel } from './channel';
 import {
   addSeals, memfdCreate, socketpair, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, MFD_ALLOW_SEALING, MFD_CLOEXEC,
@@ -14,33 +15,47 @@ export const SHIM_BINARY = join(ADDON_DIR, 'tsrunc-shim');
 export type Supervision =
   /** The caller's subreaper (containerd's shim, conmon) or PID 1, exactly as with runc. */
   | { kind: 'caller' }
-  /** This tsrunc process, which later execs into tsrunc-shim in the foreground. */
+  /** The calling process itself (foreground run and exec), which later execs into tsrunc-shim. */
   | { kind: 'self' }
-  /** A detached tsrunc-shim that outlives tsrunc. */
+  /** A detached tsrunc-shim that outlives tsrunc; it learns the container's pid from <stateDir>/pid. */
   | { kind: 'shim'; stateDir: string; logFile?: string };
 
 export interface LaunchOptions {
-  /** The container's stdin, stdout, stderr: fds of this process, or 'inherit'. */
-  stdio?: [number | 'inherit', number | 'inherit', number | 'inherit'];
-  /** --preserve-fds: fds 3..3+n-1 of this process go to the container unchanged. */
+  /** --preserve-fds: fds 3..3+n-1 of the caller go to the container unchanged. */
   preserveFds: number;
-  /**
-   * Other fds of this process the init needs (the console socket, the
-   * seccomp listener socket): placed after the preserved ones; see
-   * LaunchedInit.passedFds for their numbers in the init.
-   */
-  pass?: number[];
   supervision: Supervision;
+  /**
+   * Foreground with a terminal and no --console-socket: a socketpair whose one
+   * end tsrunc-init gets (to send the pty master on) and whose other end stays
+   * with the caller for tsrunc-shim.
+   */
+  consolePair?: boolean;
 }
 
 export interface LaunchedInit {
   channel: InitChannel;
-  /** The process spawned here: tsrunc-init itself, or the detached shim. */
-  child: ChildProcess;
-  /** The numbers that LaunchOptions.pass got inside tsrunc-init, in order. */
-  passedFds: number[];
-  /** Tells the detached shim which pid is the container (see tellShim). */
-  shimControl?: number;
+  /** With consolePair: the init's end, as an fd number inside tsrunc-init. */
+  consoleFd?: number;
+  /** With consolePair: the caller's end, as an fd number in the calling process (kept for execInPlace). */
+  consoleKeep?: number;
+  /** Kill what was launched (a failed create). */
+  kill(): void;
+}
+
+/**
+ * How tsrunc starts processes on the caller's side. The container's init must
+ * be a descendant of the process the engine ran (so that, when tsrunc exits,
+ * it is re-parented to the engine's subreaper) and inherit its stdio and
+ * preserved fds. In-process, that process is this one (LocalLauncher); under
+ * the tsrunc server it is the thin client, which forks on the server's request
+ * (src/server/remote-launcher.ts).
+ */
+export interface Launcher {
+  launch(opts: LaunchOptions): Promise<LaunchedInit>;
+  /** Foreground run/exec: the caller becomes a child subreaper, so the container is re-parented to it. */
+  becomeSubreaper(): Promise<void>;
+  /** Foreground run/exec: the caller becomes this program (tsrunc-shim), keeping stdio and these fds. */
+  execInPlace(path: string, argv: string[], env: string[], keepFds: number[]): Promise<never>;
 }
 
 /**
@@ -57,55 +72,45 @@ function sealedInitCopy(): number {
   return fd;
 }
 
-/**
- * Starts tsrunc-init with the container's stdio on 0-2, the preserved fds on
- * 3.., the passed sockets next, and the request channel last: the init
- * closes everything above the channel at once.
- */
-export function launchInit(opts: LaunchOptions): LaunchedInit {
-  const [ours, theirs] = socketpair();
-  const image = sealedInitCopy();
-  try {
-    const stdio: StdioOptions = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit'])];
+/** tsrunc running in-process (`node dist/cli/main.js`): this process spawns, with the init's channel on a socketpair. */
+export class LocalLauncher implements Launcher {
+  async launch(opts: LaunchOptions): Promise<LaunchedInit> {
+    // The init's fds: stdio, the preserved ones, the console end, and the channel last (it closes all above).
+    const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
     for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
-    const passedFds: number[] = [];
-    for (const fd of opts.pass ?? []) {
-      passedFds.push(stdio.length);
-      stdio.push(fd);
+    const pair = opts.consolePair ? socketpair() : undefined;
+    let consoleFd: number | undefined;
+    if (pair) {
+      consoleFd = stdio.length;
+      stdio.push(pair[1]);
     }
+    // 'pipe' gives the child a unix socketpair at that fd: the request channel.
     const channelFd = stdio.length;
-    stdio.push(theirs);
-    const initPath = `/proc/self/fd/${image}`;
-    let child: ChildProcess;
-    let shimControl: number | undefined;
-    if (opts.supervision.kind === 'shim') {
-      // The shim forks the init, so the container ends up as the shim's child (it is a subreaper).
-      const [ctlOurs, ctlTheirs] = socketpair();
-      const ctlFd = stdio.length;
-      stdio.push(ctlTheirs);
-      const imageFd = stdio.length;
-      stdio.push(image);
-      child = spawn(SHIM_BINARY, ['supervise', opts.supervision.stateDir, String(ctlFd), opts.supervision.logFile ?? '-', '--',
-        `/proc/self/fd/${imageFd}`, String(channelFd)], { stdio, detached: true, argv0: 'tsrunc-shim' });
-      child.unref();
-      closeSync(ctlTheirs);
-      shimControl = ctlOurs;
-    } else {
-      child = spawn(initPath, [String(channelFd)], { stdio, argv0: 'tsrunc-init' });
+    stdio.push('pipe');
+    const image = opts.supervision.kind === 'shim' ? undefined : sealedInitCopy();
+    try {
+      const child = opts.supervision.kind === 'shim'
+        // The shim forks the init (from its own sealed copy), so the container ends up as the shim's child.
+        ? spawn(SHIM_BINARY, ['supervise', opts.supervision.stateDir, opts.supervision.logFile ?? '-', '--', INIT_BINARY, String(channelFd)],
+          { stdio, detached: true, argv0: 'tsrunc-shim' })
+        : spawn(`/proc/self/fd/${image}`, [String(channelFd)], { stdio, argv0: 'tsrunc-init' });
+      if (opts.supervision.kind === 'shim') child.unref();
+      child.on('error', () => {}); // a failed spawn surfaces as EOF on the channel
+      return {
+        channel: new InitChannel(child.stdio[channelFd] as Duplex), consoleFd, consoleKeep: pair?.[0],
+        kill: () => child.kill('SIGKILL'),
+      };
+    } finally {
+      if (image !== undefined) closeSync(image);
+      if (pair) closeSync(pair[1]);
     }
-    child.on('error', () => {}); // a failed spawn surfaces as EOF on the channel
-    return { channel: new InitChannel(ours), child, passedFds, shimControl };
-  } finally {
-    closeSync(theirs);
-    closeSync(image);
   }
-}
 
-/** Tells a detached shim the container's pid (or, with undefined, that there is none: create failed). */
-export function tellShim(control: number, pid: number | undefined): void {
-  try {
-    if (pid !== undefined) writeSync(control, `${pid}\n`);
-  } finally {
-    closeSync(control);
+  async becomeSubreaper(): Promise<void> {
+    (await import('../sys/libc')).setChildSubreaper();
+  }
+
+  async execInPlace(path: string, argv: string[], env: string[], keepFds: number[]): Promise<never> {
+    return (await import('../sys/libc')).execve(path, argv, env, [0, 1, 2, ...keepFds]);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * What tsrunc-init can do, as a typed interface: one method per request of
- * addon/protocol.h. The container setup (container/setup.ts) is written
+ * addon/protocol.h. Each call resolves once tsrunc-init has answered. The container setup (container/setup.ts) is written
  * against this interface only; the real implementation sends each call to
  * tsrunc-init (channel.ts), tests use a recording fake.
  *
@@ -36,41 +36,43 @@ export interface HookRequest {
 }
 
 export interface InitOps {
-  joinNamespaces(namespaces: { flag: number; path: string }[]): void;
-  unshare(flags: number): void;
+  joinNamespaces(namespaces: { flag: number; path: string }[]): Promise<void>;
+  unshare(flags: number): Promise<void>;
   /** Returns the child's pid (in the caller's pid namespace); the child serves the next requests. */
-  clone(flags: number, cgroupDir?: string): number;
-  writeFile(path: string, data: string, inRoot: boolean): void;
-  mount(m: MountRequest): void;
-  umount(target: string, flags: number, inRoot: boolean): void;
-  mkdirAll(path: string, mode: number, inRoot: boolean): void;
-  mkfile(path: string, mode: number, inRoot: boolean): void;
-  mknod(path: string, mode: number, dev: bigint, uid: number, gid: number): void;
-  bindDevice(hostPath: string, target: string): void;
-  symlink(target: string, link: string): void;
-  setRoot(path: string): void;
-  pivotRoot(path: string): void;
+  clone(flags: number, cgroupDir?: string): Promise<number>;
+  writeFile(path: string, data: string, inRoot: boolean): Promise<void>;
+  mount(m: MountRequest): Promise<void>;
+  umount(target: string, flags: number, inRoot: boolean): Promise<void>;
+  mkdirAll(path: string, mode: number, inRoot: boolean): Promise<void>;
+  mkfile(path: string, mode: number, inRoot: boolean): Promise<void>;
+  mknod(path: string, mode: number, dev: bigint, uid: number, gid: number): Promise<void>;
+  bindDevice(hostPath: string, target: string): Promise<void>;
+  symlink(target: string, link: string): Promise<void>;
+  setRoot(path: string): Promise<void>;
+  pivotRoot(path: string): Promise<void>;
   /** move: MS_MOVE the rootfs onto / first (--no-pivot); without a mount namespace, a plain chroot. */
-  chroot(path: string, move: boolean): void;
+  chroot(path: string, move: boolean): Promise<void>;
+  /** Connects a unix socket at a host path (console socket, seccomp listener); resolves to its fd in the init. */
+  connectSocket(path: string): Promise<number>;
   /** In the container's user namespace, once its maps are written: become its root, keeping capabilities. */
-  becomeRoot(): void;
-  sethostname(name: string): void;
-  setdomainname(name: string): void;
-  maskPath(path: string): void;
-  readonlyPath(path: string): void;
-  setExec(args: string[], env: string[], cwd: string): void;
-  setUser(user: UserRequest): void;
-  setCaps(masks: bigint[]): void;
-  setRlimit(resource: number, soft: bigint, hard: bigint): void;
-  setNoNewPrivs(): void;
-  setSeccomp(program: Buffer, flags: number): void;
+  becomeRoot(): Promise<void>;
+  sethostname(name: string): Promise<void>;
+  setdomainname(name: string): Promise<void>;
+  maskPath(path: string): Promise<void>;
+  readonlyPath(path: string): Promise<void>;
+  setExec(args: string[], env: string[], cwd: string): Promise<void>;
+  setUser(user: UserRequest): Promise<void>;
+  setCaps(masks: bigint[]): Promise<void>;
+  setRlimit(resource: number, soft: bigint, hard: bigint): Promise<void>;
+  setNoNewPrivs(): Promise<void>;
+  setSeccomp(program: Buffer, flags: number): Promise<void>;
   /** SCMP_ACT_NOTIFY: a connected socket (fd in the init) that receives the notify fd and this containerProcessState JSON. */
-  setSeccompListener(fd: number, state: string): void;
-  setStartFifo(dir: string): void;
-  setPreserveFds(count: number): void;
-  setConsole(fd: number, rows: number, cols: number): void;
-  addHook(hook: HookRequest): void;
-  runHook(hook: HookRequest): void;
+  setSeccompListener(fd: number, state: string): Promise<void>;
+  setStartFifo(dir: string): Promise<void>;
+  setPreserveFds(count: number): Promise<void>;
+  setConsole(fd: number, rows: number, cols: number): Promise<void>;
+  addHook(hook: HookRequest): Promise<void>;
+  runHook(hook: HookRequest): Promise<void>;
   /** Applies the process settings and either waits for `start` (create) or execs at once (exec). */
-  finish(): void;
+  finish(): Promise<void>;
 }

@@ -37,6 +37,7 @@ export enum Op {
   RunHook = 31,
   SetSeccompListener = 32,
   BecomeRoot = 33,
+  ConnectSocket = 34,
 }
 
 export const OPT_IN_ROOT = 1;

@@ -29,9 +29,10 @@ export function decideShim(flags: FlagValues, env: NodeJS.ProcessEnv, parentExe:
   return { shim: true, reason: `started by ${name ?? 'an unknown process'}, not by an engine` };
 }
 
-export function parentExecutable(): string | undefined {
+/** The executable of the process that ran tsrunc (given its pid's parent). */
+export function parentExecutable(ppid: number): string | undefined {
   try {
-    return readlinkSync(`/proc/${process.ppid}/exe`);
+    return readlinkSync(`/proc/${ppid}/exe`);
   } catch {
     return undefined;
   }

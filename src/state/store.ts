@@ -152,7 +152,8 @@ export function notFound(id: string): TsruncError {
 
 /** Write to a temporary file beside path, then rename over it. */
 export function writeAtomic(path: string, data: string, mode = 0o644): void {
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Unique per write: the tsrunc server may write the same file for two callers at once.
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, data, { mode });
   renameSync(tmp, path);
 }

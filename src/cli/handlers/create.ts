@@ -5,7 +5,7 @@ import { createOptions, storeOf } from './common';
 import { resolve } from 'node:path';
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const decision = decideShim(ctx.flags, ctx.env, parentExecutable());
+  const decision = decideShim(ctx.flags, ctx.env, parentExecutable(ctx.caller.ppid));
   ctx.log.debug(`supervision: ${decision.shim ? 'tsrunc-shim' : 'the caller'} (${decision.reason})`);
   const store = storeOf(ctx);
   const shimLog = ctx.flags['shim-log'] ? resolve(ctx.cwd, ctx.flags['shim-log'] as string) : undefined;

@@ -12,12 +12,12 @@ export async function run(ctx: CommandContext): Promise<number> {
   const id = ctx.args[0];
   if (!ctx.flags.detach) {
     const g = ctx.global;
-    const cleanup = ctx.flags.keep ? undefined : [process.execPath, ctx.self, '--root', resolve(ctx.cwd, g.root),
+    const cleanup = ctx.flags.keep ? undefined : [...ctx.self, '--root', resolve(ctx.cwd, g.root),
       ...(g.log ? ['--log', resolve(ctx.cwd, g.log)] : []), '--log-format', g.logFormat, 'delete', '--force', id];
     const { supervision: _, ...options } = createOptions(ctx, { kind: 'self' });
-    return runForeground({ ...options, cleanup });
+    return runForeground({ ...options, cleanup, env: ctx.env });
   }
-  const decision = decideShim(ctx.flags, ctx.env, parentExecutable());
+  const decision = decideShim(ctx.flags, ctx.env, parentExecutable(ctx.caller.ppid));
   ctx.log.debug(`supervision: ${decision.shim ? 'tsrunc-shim' : 'the caller'} (${decision.reason})`);
   const options = createOptions(ctx, { kind: 'caller' });
   if (decision.shim) {

@@ -1044,10 +1044,11 @@ static int connect_back(const char *path, const char *token) {
   strcpy(addr.sun_path, path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) return -1;
+  static const char hello[] = "tsrunc-init:";
   uint8_t hdr[4];
   size_t len = strlen(token);
-  put_le(hdr, len, 4);
-  if (write_full(fd, hdr, 4) < 0 || write_full(fd, token, len) < 0) return -1;
+  put_le(hdr, sizeof hello - 1 + len, 4);
+  if (write_full(fd, hdr, 4) < 0 || write_full(fd, hello, sizeof hello - 1) < 0 || write_full(fd, token, len) < 0) return -1;
   return fd;
 }
 

@@ -25,7 +25,8 @@ export function planCgroup(cgroupsPath: string | undefined, id: string, mode?: C
     // Absolute: from the hierarchy root. Relative: under tsrunc's own cgroup in that hierarchy, as runc does.
     const base = configured.startsWith('/') ? '/' : own.get(h.key) ?? '/';
     const inHierarchy = posix.join(base, configured);
-    const rel = inHierarchy.startsWith(h.mountRoot) ? inHierarchy.slice(h.mountRoot.length) : inHierarchy;
+    const underRoot = h.mountRoot === '/' || inHierarchy === h.mountRoot || inHierarchy.startsWith(`${h.mountRoot}/`);
+    const rel = underRoot && h.mountRoot !== '/' ? inHierarchy.slice(h.mountRoot.length) : inHierarchy;
     dirs[h.key] = join(h.mountPoint, rel);
   }
   const path = configured.startsWith('/') ? posix.normalize(configured) : posix.join(own.get(m === 'unified' ? '' : hs[0]?.key ?? '') ?? '/', configured);

@@ -72,8 +72,7 @@ export function parseArgs(argv: string[], specs: FlagSpec[], stopAtFirstPosition
       value = argv[++i];
     }
     if (spec.type === 'int') {
-      if (!/^-?\d+$/.test(value)) throw new TsruncError(`invalid value ${JSON.stringify(value)} for flag -${name}: parse error`);
-      flags[spec.name] = Number(value);
+      flags[spec.name] = parseGoInt(value, name);
     } else if (spec.type === 'list') {
       (flags[spec.name] as string[]).push(value);
     } else {
@@ -91,4 +90,14 @@ export function formatFlags(specs: FlagSpec[]): string {
   });
   const width = Math.max(0, ...rows.map((r) => r[0].length));
   return rows.map(([l, r]) => `   ${l.padEnd(width)}  ${r}`).join('\n');
+}
+
+/** An int as Go's flag package reads one (strconv.ParseInt base 0): 42, +42, -42, 0x2a, 0o52, 052, 0b101010. */
+export function parseGoInt(value: string, name: string): number {
+  const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9]\d*)$/.exec(value);
+  if (!m) throw new TsruncError(`invalid value ${JSON.stringify(value)} for flag -${name}: parse error`);
+  const digits = m[2];
+  const n = /^0[0-7]+$/.test(digits) ? parseInt(digits.slice(1), 8) : Number(digits.replace(/^0[oO]/, '0o').replace(/^0[bB]/, '0b').replace(/^0[xX]/, '0x'));
+  if (!Number.isSafeInteger(n)) throw new TsruncError(`invalid value ${JSON.stringify(value)} for flag -${name}: value out of range`);
+  return m[1] === '-' ? -n : n;
 }

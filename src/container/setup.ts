@@ -111,8 +111,8 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   await ops.setStartFifo(o.stateDir);
   await prepareRootfs(ops, host, o, ns);
   for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns);
-  if (needsDevSetup(spec.mounts)) await createDevices(ops, [...DEFAULT_DEVICES, ...(linux.devices ?? [])], userns);
-  else await createDevices(ops, linux.devices ?? [], userns);
+  // With the host's /dev bound in, it has its devices already: none are made (as in runc).
+  if (needsDevSetup(spec.mounts)) await createDevices(ops, withDefaults(linux.devices ?? []), userns);
 
   // 4. Hooks that see the container's namespaces but still the host's root.
   await host.runRuntimeHooks('prestart', pid);
@@ -124,6 +124,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (!ns.has('mount')) await ops.chroot(o.rootfs, false);
   else if (o.noPivot) await ops.chroot(o.rootfs, true);
   else await ops.pivotRoot(o.rootfs);
+  if (ns.has('mount') && linux.rootfsPropagation) await ops.mount({ target: '/', flags: ROOT_PROPAGATION[linux.rootfsPropagation], inRoot: false });
   if (spec.root?.readonly) await ops.readonlyPath('/');
   // An empty name leaves the one the uts namespace has (as runc does); without a uts namespace it would clear the host's.
   if (spec.hostname) await ops.sethostname(spec.hostname);
@@ -181,14 +182,16 @@ async function prepareRootfs(ops: InitOps, host: HostSide, o: SetupOptions, ns: 
     await ops.setRoot(o.rootfs);
     return;
   }
+  // Cut off from the host first: everything rslave, unless the rootfs is to be shared (then rshared,
+  // so the peers the host has stay peers). The configured propagation itself is applied to the
+  // new root after pivot_root, where it cannot touch the host and an "unbindable" cannot break
+  // the rootfs bind below.
   const propagation = o.spec.linux?.rootfsPropagation;
-  const flag = propagation ? ROOT_PROPAGATION[propagation] : MS.SLAVE | MS.REC;
-  await ops.mount({ target: '/', flags: flag, inRoot: false });
-  // pivot_root refuses a new root whose parent mount is shared; with shared propagation the parent is made private.
-  // The bind below stacks on the mount holding the rootfs: the rootfs' own mount when it is a mount point.
-  if (propagation === 'shared' || propagation === 'rshared') {
-    await ops.mount({ target: host.mountPointOf(o.rootfs), flags: MS.PRIVATE, inRoot: false });
-  }
+  const shared = propagation === 'shared' || propagation === 'rshared';
+  await ops.mount({ target: '/', flags: (shared ? MS.SHARED : MS.SLAVE) | MS.REC, inRoot: false });
+  // pivot_root refuses a new root whose parent mount is shared. The bind below stacks on the
+  // mount holding the rootfs (its own mount, when it is a mount point): that one is made private.
+  await ops.mount({ target: host.mountPointOf(o.rootfs), flags: MS.PRIVATE, inRoot: false });
   await ops.mount({ source: o.rootfs, target: o.rootfs, flags: MS.BIND | MS.REC, inRoot: false });
   await ops.setRoot(o.rootfs);
 }
@@ -256,6 +259,12 @@ async function mountCgroups(ops: InitOps, o: SetupOptions, dest: string, flags: 
   if (own & MS.RDONLY) await ops.mount({ target: dest, flags: MS.REMOUNT | MS.BIND | own, inRoot: true });
 }
 
+/** The default devices, then the config's; a config entry for a default path replaces the default. */
+function withDefaults(devices: Device[]): Device[] {
+  const configured = new Set(devices.map((d) => cleanPath(d.path)));
+  return [...DEFAULT_DEVICES.filter((d) => !configured.has(d.path)), ...devices];
+}
+
 async function createDevices(ops: InitOps, devices: Device[], userns: boolean): Promise<void> {
   const seen = new Set<string>();
   for (const d of devices) {
@@ -271,10 +280,8 @@ async function createDevices(ops: InitOps, devices: Device[], userns: boolean): 
     const mode = type | ((d.fileMode ?? 0o666) & 0o7777);
     await ops.mknod(path, mode, d.type === 'p' ? 0n : makedev(d.major ?? 0, d.minor ?? 0), d.uid ?? 0, d.gid ?? 0);
   }
-  if (devices === DEFAULT_DEVICES || devices.some((d) => d.path === '/dev/null')) {
-    for (const [target, link] of DEV_SYMLINKS) await ops.symlink(target, link);
-    await ops.symlink('pts/ptmx', '/dev/ptmx');
-  }
+  for (const [target, link] of DEV_SYMLINKS) await ops.symlink(target, link);
+  await ops.symlink('pts/ptmx', '/dev/ptmx');
 }
 
 export interface ProcessOptions {

@@ -12,7 +12,8 @@ import { SyscallError, TsruncError } from '../sys/errors';
 export class InitChannel implements InitOps {
   private buffered = Buffer.alloc(0);
   private ended = false;
-  private waiting?: { resolve: (frame: Buffer | undefined) => void };
+  /** Readers of frames, first come first served (calls are made one at a time; a queue keeps it safe anyway). */
+  private waiting: { resolve: (frame: Buffer | undefined) => void }[] = [];
 
   constructor(private readonly stream: Duplex) {
     stream.on('data', (chunk: Buffer) => {
@@ -35,29 +36,25 @@ export class InitChannel implements InitOps {
   /** The next whole frame, or undefined at EOF. */
   private nextFrame(): Promise<Buffer | undefined> {
     return new Promise((resolve) => {
-      this.waiting = { resolve };
+      this.waiting.push({ resolve });
       this.deliver();
     });
   }
 
   private deliver(): void {
-    if (!this.waiting) return;
-    if (this.buffered.length >= 4) {
+    while (this.waiting.length && this.buffered.length >= 4) {
       const len = this.buffered.readUInt32LE(0);
-      if (this.buffered.length >= 4 + len) {
-        const frame = this.buffered.subarray(4, 4 + len);
-        this.buffered = this.buffered.subarray(4 + len);
-        const { resolve } = this.waiting;
-        this.waiting = undefined;
-        resolve(frame);
-        return;
-      }
+      if (this.buffered.length < 4 + len) break;
+      const frame = this.buffered.subarray(4, 4 + len);
+      this.buffered = this.buffered.subarray(4 + len);
+      this.waiting.shift()!.resolve(frame);
     }
-    if (this.ended) {
-      const { resolve } = this.waiting;
-      this.waiting = undefined;
-      resolve(undefined);
-    }
+    if (this.ended) for (const w of this.waiting.splice(0)) w.resolve(undefined);
+  }
+
+  /** Bytes that arrived but are not a whole frame: at EOF, a reply cut short. */
+  private get partial(): boolean {
+    return this.buffered.length > 0;
   }
 
   private async call(op: Op, fields: Field[], step: string): Promise<number> {
@@ -79,6 +76,7 @@ export class InitChannel implements InitOps {
   /** After finish() without a start fifo (exec): EOF means execve succeeded (the socket is close-on-exec); a frame is its error. */
   async awaitExec(step: string): Promise<void> {
     await this.reply(step);
+    if (this.partial) throw new TsruncError(`${step}: the container's init process exited in the middle of a reply`);
   }
 
   async joinNamespaces(namespaces: { flag: number; path: string }[]): Promise<void> {

@@ -20,6 +20,7 @@ export function parseSignal(text: string): number {
     const base = rt[1] === 'MIN' ? SIGRTMIN : SIGRTMAX;
     const n = base + (rt[2] === '-' ? -1 : 1) * Number(rt[3] ?? 0);
     if (n >= SIGRTMIN && n <= SIGRTMAX) return n;
+    throw new TsruncError(`invalid signal ${JSON.stringify(text)}: out of range ${SIGRTMIN}-${SIGRTMAX}`);
   }
   const n = (constants.signals as Record<string, number>)[`SIG${name}`];
   if (n !== undefined) return n;

@@ -63,7 +63,6 @@ export function processProblems(p: Process, prefix: string): Problem[] {
     seen.add(r.type);
     if (r.soft > r.hard) out.push({ path: `${prefix}/rlimits/${i}`, message: 'soft limit must not exceed the hard limit' });
   });
-  if (p.terminal === false && p.consoleSize) out.push({ path: `${prefix}/consoleSize`, message: 'is only meaningful with terminal: true' });
   return out;
 }
 

@@ -7,7 +7,8 @@ import { defaultSpec } from '../../src/spec/defaults';
 import type { Spec } from '../../src/spec/types';
 
 export const repo = join(__dirname, '..', '..');
-export const TSRUNC = join(repo, 'dist', 'cli', 'main.js');
+/** The `tsrunc` command (the client of the warm server; with TSRUNC_SERVER=0 it runs Node in-process). */
+export const TSRUNC = join(repo, 'addon', 'build', 'tsrunc');
 export const isRoot = () => inject('isRoot');
 
 export interface Result {
@@ -103,7 +104,7 @@ export class Harness {
 
   /** tsrunc with this file's --root. */
   tsrunc(args: string[], o: RunOptions = {}): Promise<Result> {
-    return exec(process.execPath, [TSRUNC, '--root', this.root, ...args], o);
+    return exec(TSRUNC, ['--root', this.root, ...args], o);
   }
 
   /** Runs a container in the foreground and returns what it printed and its exit status. */

@@ -1,0 +1,735 @@
+/**
+ * Container setup (src/container/setup.ts) against recording fakes of
+ * tsrunc-init and the host side: the exact, ordered list of requests for a
+ * few configs, and the ordering rules any config must keep. Line format: see
+ * test/fakes/recording-ops.ts (MS_* and CLONE_* flags print lowest bit first).
+ */
+import { describe, expect, it } from 'vitest';
+import { setupContainer, type SetupOptions } from '../../src/container/setup';
+import type { CgroupRecord } from '../../src/cgroups/types';
+import { defaultSpec } from '../../src/spec/defaults';
+import type { Spec } from '../../src/spec/types';
+import { silentLogger } from '../../src/sys/log';
+import { TsruncError } from '../../src/sys/errors';
+import { recorders, type RecordingHost, type RecordingOps } from '../fakes/recording-ops';
+import { recordingLogger } from '../fakes/logger';
+
+const PID = 4242;
+
+interface Run {
+  log: string[];
+  ops: RecordingOps;
+  host: RecordingHost;
+}
+
+/** Runs the setup; `prepare` configures the fakes first (bind sources, mount points, failures). */
+async function setup(spec: Spec, options: Partial<SetupOptions> = {}, prepare?: (r: Run) => void): Promise<Run> {
+  const r = recorders();
+  prepare?.(r);
+  const pid = await setupContainer(r.ops, r.host, {
+    spec, bundle: '/b', rootfs: '/b/rootfs', stateDir: '/run/tsrunc/ctr', noPivot: false, preserveFds: 0, log: silentLogger, ...options,
+  });
+  expect(pid).toBe(PID);
+  return r;
+}
+
+/** Like setup, but expects it to throw; returns the error and what was done before. */
+async function setupFails(spec: Spec, options: Partial<SetupOptions> = {}, prepare?: (r: Run) => void): Promise<{ error: Error; log: string[] }> {
+  const r = recorders();
+  prepare?.(r);
+  try {
+    await setupContainer(r.ops, r.host, {
+      spec, bundle: '/b', rootfs: '/b/rootfs', stateDir: '/run/tsrunc/ctr', noPivot: false, preserveFds: 0, log: silentLogger, ...options,
+    });
+  } catch (error) {
+    return { error: error as Error, log: r.log };
+  }
+  throw new Error('setupContainer did not throw');
+}
+
+/** The smallest useful config: a mount namespace and a process. */
+function minimal(edit?: (s: Spec) => void): Spec {
+  const s: Spec = {
+    ociVersion: '1.3.0',
+    root: { path: 'rootfs' },
+    process: { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/' },
+    linux: { namespaces: [{ type: 'mount' }] },
+  };
+  edit?.(s);
+  return s;
+}
+
+/** runc's default config (`tsrunc spec`), without a terminal. */
+function runcDefault(): Spec {
+  const s = defaultSpec();
+  s.process!.terminal = false;
+  return s;
+}
+
+const unifiedCgroup: CgroupRecord = { mode: 'unified', path: '/ctr', dirs: { '': '/sys/fs/cgroup/ctr' }, created: [] };
+
+const hybridCgroup: CgroupRecord = {
+  mode: 'hybrid',
+  path: '/ctr',
+  dirs: {
+    'cpu,cpuacct': '/sys/fs/cgroup/cpu,cpuacct/ctr',
+    memory: '/sys/fs/cgroup/memory/ctr',
+    'name=systemd': '/sys/fs/cgroup/systemd/ctr',
+    '': '/sys/fs/cgroup/unified/ctr',
+  },
+  created: [],
+};
+
+const hybridHierarchies: SetupOptions['cgroupHierarchies'] = [
+  { key: 'cpu,cpuacct', mountPoint: '/sys/fs/cgroup/cpu,cpuacct', controllers: ['cpu', 'cpuacct'], version: 1 },
+  { key: 'memory', mountPoint: '/sys/fs/cgroup/memory', controllers: ['memory'], version: 1 },
+  // Mounted on the host, but not one of the container's: skipped.
+  { key: 'rdma', mountPoint: '/sys/fs/cgroup/rdma', controllers: ['rdma'], version: 1 },
+  { key: 'name=systemd', mountPoint: '/sys/fs/cgroup/systemd', controllers: ['name=systemd'], version: 1 },
+  { key: '', mountPoint: '/sys/fs/cgroup/unified', controllers: [], version: 2 },
+];
+
+const cgroupMount = { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] };
+
+// Blocks of requests that many configs share.
+const ROOTFS = [
+  'setStartFifo /run/tsrunc/ctr',
+  'mount - / - REC|SLAVE -',
+  'mount - / - PRIVATE -',
+  'mount /b/rootfs /b/rootfs - BIND|REC -',
+  'setRoot /b/rootfs',
+];
+const DEV_NODES = [
+  'mknod /dev/null c 1:3 0666 0:0',
+  'mknod /dev/zero c 1:5 0666 0:0',
+  'mknod /dev/full c 1:7 0666 0:0',
+  'mknod /dev/random c 1:8 0666 0:0',
+  'mknod /dev/urandom c 1:9 0666 0:0',
+  'mknod /dev/tty c 5:0 0666 0:0',
+];
+const DEV_BINDS = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty'].map((d) => `bindDevice ${d} ${d}`);
+const DEV_LINKS = [
+  'symlink /dev/fd -> /proc/self/fd',
+  'symlink /dev/stdin -> /proc/self/fd/0',
+  'symlink /dev/stdout -> /proc/self/fd/1',
+  'symlink /dev/stderr -> /proc/self/fd/2',
+  'symlink /dev/ptmx -> pts/ptmx',
+];
+const RUNTIME_HOOKS = [`host.runRuntimeHooks prestart ${PID}`, `host.runRuntimeHooks createRuntime ${PID}`];
+const PIVOT = ['mkdirAll / 0755 @root', 'pivotRoot /b/rootfs'];
+const TRUE_PROCESS = ['setExec ["true"] env=[] cwd=/', 'setUser 0:0 umask=- groups=[] setgroups=true', 'finish'];
+
+describe('setupContainer: request sequences', () => {
+  it("runc's default config (terminal false) on a cgroup v2 host", async () => {
+    const { log } = await setup(runcDefault(), { cgroup: unifiedCgroup, cgroupHierarchies: [{ key: '', mountPoint: '/sys/fs/cgroup', controllers: [], version: 2 }] });
+    expect(log).toEqual([
+      'clone NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET into /sys/fs/cgroup/ctr',
+      `host.onPid ${PID}`,
+      'unshare NEWCGROUP',
+      ...ROOTFS,
+      'mkdirAll /proc 0755 @root',
+      'mount proc /proc proc 0 - @root',
+      'mkdirAll /dev 0755 @root',
+      'mount tmpfs /dev tmpfs NOSUID|STRICTATIME mode=755,size=65536k @root',
+      'mkdirAll /dev/pts 0755 @root',
+      'mount devpts /dev/pts devpts NOSUID|NOEXEC newinstance,ptmxmode=0666,mode=0620,gid=5 @root',
+      'mkdirAll /dev/shm 0755 @root',
+      'mount shm /dev/shm tmpfs NOSUID|NODEV|NOEXEC mode=1777,size=65536k @root',
+      'mkdirAll /dev/mqueue 0755 @root',
+      'mount mqueue /dev/mqueue mqueue NOSUID|NODEV|NOEXEC - @root',
+      'mkdirAll /sys 0755 @root',
+      'mount sysfs /sys sysfs RDONLY|NOSUID|NODEV|NOEXEC - @root',
+      'mkdirAll /sys/fs/cgroup 0755 @root',
+      'mount cgroup /sys/fs/cgroup cgroup2 RDONLY|NOSUID|NODEV|NOEXEC|RELATIME - @root',
+      ...DEV_NODES,
+      ...DEV_LINKS,
+      ...RUNTIME_HOOKS,
+      ...PIVOT,
+      'readonlyPath /',
+      'sethostname "tsrunc"',
+      'readonlyPath /proc/bus',
+      'readonlyPath /proc/fs',
+      'readonlyPath /proc/irq',
+      'readonlyPath /proc/sys',
+      'readonlyPath /proc/sysrq-trigger',
+      'maskPath /proc/acpi',
+      'maskPath /proc/asound',
+      'maskPath /proc/kcore',
+      'maskPath /proc/keys',
+      'maskPath /proc/latency_stats',
+      'maskPath /proc/timer_list',
+      'maskPath /proc/timer_stats',
+      'maskPath /proc/sched_debug',
+      'maskPath /sys/firmware',
+      'maskPath /proc/scsi',
+      'setExec ["sh"] env=["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"] cwd=/',
+      'setUser 0:0 umask=- groups=[] setgroups=true',
+      // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29); no ambient: none is inheritable.
+      'setCaps 0x20000420 0x20000420 0x0 0x20000420 0x0',
+      'setRlimit RLIMIT_NOFILE 1024 1024',
+      'setNoNewPrivs',
+      'finish',
+    ]);
+  });
+
+  it('the smallest config', async () => {
+    expect((await setup(minimal())).log).toEqual([
+      'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS, ...PIVOT, ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('a new user namespace: maps written from outside, the init becomes its root, host devices bound', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 1000 }, { containerID: 1000, hostID: 300000, size: 1 }];
+    });
+    expect((await setup(spec)).log).toEqual([
+      'clone NEWNS|NEWUSER',
+      `host.onPid ${PID}`,
+      `host.writeIdMaps ${PID} uid="0 100000 65536\\n" gid="0 200000 1000\\n1000 300000 1\\n"`,
+      'becomeRoot',
+      ...ROOTFS,
+      ...DEV_BINDS,
+      ...DEV_LINKS,
+      ...RUNTIME_HOOKS,
+      ...PIVOT,
+      ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('a new user namespace that does not map root: no becomeRoot', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 1000, hostID: 100000, size: 1 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 1 }];
+    });
+    const { log } = await setup(spec);
+    expect(log.slice(0, 4)).toEqual(['clone NEWNS|NEWUSER', `host.onPid ${PID}`, `host.writeIdMaps ${PID} uid="1000 100000 1\\n" gid="0 100000 1\\n"`, ROOTFS[0]]);
+    expect(log).not.toContain('becomeRoot');
+  });
+
+  it('namespaces joined by path: one join request (user first), clone creates the rest', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces = [
+        { type: 'mount' }, { type: 'network', path: '/run/netns/n' }, { type: 'ipc', path: '/proc/77/ns/ipc' },
+        { type: 'user', path: '/proc/77/ns/user' }, { type: 'pid' },
+      ];
+    });
+    expect((await setup(spec)).log).toEqual([
+      'joinNamespaces NEWUSER=/proc/77/ns/user NEWIPC=/proc/77/ns/ipc NEWNET=/run/netns/n',
+      'clone NEWNS|NEWPID',
+      `host.onPid ${PID}`,
+      // A joined user namespace has its maps already; the init becomes its root.
+      'becomeRoot',
+      ...ROOTFS,
+      ...DEV_BINDS,
+      ...DEV_LINKS,
+      ...RUNTIME_HOOKS,
+      ...PIVOT,
+      ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('bind mounts: relative sources from the bundle, flags by remount, propagation last', async () => {
+    const spec = minimal((s) => {
+      s.mounts = [
+        { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'rslave'] },
+        { destination: '/etc/resolv.conf', type: 'none', source: '/etc/resolv.conf', options: ['bind', 'nosuid', 'nodev', 'private'] },
+        { destination: '/opt//x/', source: '/src', options: ['rbind'] },
+      ];
+    });
+    const r = await setup(spec, {}, ({ host }) => {
+      host.sources = { '/b/data': 'dir', '/etc/resolv.conf': 'file', '/src': 'dir' };
+    });
+    expect(r.log).toEqual([
+      'clone NEWNS',
+      `host.onPid ${PID}`,
+      ...ROOTFS,
+      'mkdirAll /data 0755 @root',
+      'mount /b/data /data - BIND|REC - @root',
+      'mount - /data - RDONLY|REMOUNT|BIND|REC - @root',
+      'mount - /data - REC|SLAVE - @root',
+      'mkfile /etc/resolv.conf 0644 @root',
+      'mount /etc/resolv.conf /etc/resolv.conf - BIND - @root',
+      'mount - /etc/resolv.conf - NOSUID|NODEV|REMOUNT|BIND - @root',
+      'mount - /etc/resolv.conf - PRIVATE - @root',
+      'mkdirAll /opt/x 0755 @root',
+      'mount /src /opt/x - BIND|REC - @root',
+      ...DEV_NODES,
+      ...DEV_LINKS,
+      ...RUNTIME_HOOKS,
+      ...PIVOT,
+      ...TRUE_PROCESS,
+    ]);
+    expect(r.host.queries.filter((q) => q.startsWith('statSource'))).toEqual(['statSource /b/data', 'statSource /etc/resolv.conf', 'statSource /src']);
+  });
+
+  it('--no-pivot: chroot after moving the rootfs onto /', async () => {
+    expect((await setup(minimal(), { noPivot: true })).log).toEqual([
+      'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS,
+      'mkdirAll / 0755 @root', 'chroot /b/rootfs move', ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('no mount namespace: no propagation change or rootfs bind, a plain chroot', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces = [{ type: 'pid' }];
+    });
+    expect((await setup(spec)).log).toEqual([
+      'clone NEWPID', `host.onPid ${PID}`, 'setStartFifo /run/tsrunc/ctr', 'setRoot /b/rootfs', ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS,
+      'mkdirAll / 0755 @root', 'chroot /b/rootfs', ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('rootfsPropagation shared: / rshared, the mount holding the rootfs private before the bind, / shared after pivot_root', async () => {
+    const spec = minimal((s) => {
+      s.linux!.rootfsPropagation = 'shared';
+    });
+    const r = await setup(spec, {}, ({ host }) => {
+      host.mountPoints = { '/b/rootfs': '/b' };
+    });
+    expect(r.log.slice(0, 7)).toEqual([
+      'clone NEWNS',
+      `host.onPid ${PID}`,
+      'setStartFifo /run/tsrunc/ctr',
+      'mount - / - REC|SHARED -',
+      'mount - /b - PRIVATE -',
+      'mount /b/rootfs /b/rootfs - BIND|REC -',
+      'setRoot /b/rootfs',
+    ]);
+    expect(r.log.slice(r.log.indexOf('pivotRoot /b/rootfs'), r.log.indexOf('pivotRoot /b/rootfs') + 2)).toEqual(['pivotRoot /b/rootfs', 'mount - / - SHARED -']);
+    expect(r.host.queries).toContain('mountPointOf /b/rootfs');
+  });
+
+  it('rootfsPropagation rshared with a rootfs that is a mount point itself: that mount is made private', async () => {
+    // The bind of the rootfs onto itself stacks on the rootfs' own mount, which pivot_root then checks.
+    const spec = minimal((s) => {
+      s.linux!.rootfsPropagation = 'rshared';
+    });
+    const r = await setup(spec, {}, ({ host }) => {
+      host.mountPoints = { '/b/rootfs': '/b/rootfs', '/b': '/' };
+    });
+    expect(r.log.slice(3, 6)).toEqual(['mount - / - REC|SHARED -', 'mount - /b/rootfs - PRIVATE -', 'mount /b/rootfs /b/rootfs - BIND|REC -']);
+    expect(r.log[r.log.indexOf('pivotRoot /b/rootfs') + 1]).toBe('mount - / - REC|SHARED -');
+  });
+
+  it.each([
+    ['private', 'PRIVATE'], ['rprivate', 'REC|PRIVATE'], ['slave', 'SLAVE'], ['rslave', 'REC|SLAVE'], ['unbindable', 'UNBINDABLE'], ['runbindable', 'REC|UNBINDABLE'],
+  ])('rootfsPropagation %s: rslave first (the rootfs bind must work), the value on the new root after pivot_root', async (propagation, flags) => {
+    const r = await setup(minimal((s) => {
+      s.linux!.rootfsPropagation = propagation;
+    }));
+    expect(r.log.slice(3, 6)).toEqual(['mount - / - REC|SLAVE -', 'mount - / - PRIVATE -', 'mount /b/rootfs /b/rootfs - BIND|REC -']);
+    const pivot = r.log.indexOf('pivotRoot /b/rootfs');
+    expect(r.log[pivot + 1]).toBe(`mount - / - ${flags} -`);
+  });
+
+  it('a read-only root, hostname, domainname, sysctl, read-only and masked paths: in that order, after pivot_root', async () => {
+    const spec = minimal((s) => {
+      s.root!.readonly = true;
+      s.hostname = 'box';
+      s.domainname = 'example.org';
+      s.linux!.namespaces!.push({ type: 'uts' });
+      s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' };
+      s.linux!.readonlyPaths = ['/proc/sys'];
+      s.linux!.maskedPaths = ['/proc/kcore', '/sys/firmware'];
+    });
+    expect((await setup(spec)).log).toEqual([
+      'clone NEWNS|NEWUTS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS, ...PIVOT,
+      'readonlyPath /',
+      'sethostname "box"',
+      'setdomainname "example.org"',
+      'writeFile /proc/sys/net/ipv4/ip_forward "1" @root',
+      'writeFile /proc/sys/kernel/msgmax "8192" @root',
+      'readonlyPath /proc/sys',
+      'maskPath /proc/kcore',
+      'maskPath /sys/firmware',
+      ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('an empty hostname or domainname leaves the names alone', async () => {
+    // Without a uts namespace, sethostname("") would clear the host's name.
+    const { log } = await setup(minimal((s) => {
+      s.hostname = '';
+      s.domainname = '';
+    }));
+    expect(log.filter((l) => /^set(host|domain)name/.test(l))).toEqual([]);
+  });
+
+  it('a cgroup mount on a hybrid host, without a cgroup namespace: binds of the own cgroups on a tmpfs', async () => {
+    const spec = minimal((s) => {
+      s.mounts = [cgroupMount];
+    });
+    const ro = 'RDONLY|NOSUID|NODEV|NOEXEC|REMOUNT|BIND|RELATIME';
+    expect((await setup(spec, { cgroup: hybridCgroup, cgroupHierarchies: hybridHierarchies })).log).toEqual([
+      'clone NEWNS',
+      `host.onPid ${PID}`,
+      `host.joinCgroup ${PID}`,
+      ...ROOTFS,
+      'mkdirAll /sys/fs/cgroup 0755 @root',
+      'mount tmpfs /sys/fs/cgroup tmpfs NOSUID|NODEV|NOEXEC|RELATIME mode=755 @root',
+      'mkdirAll /sys/fs/cgroup/cpu,cpuacct 0755 @root',
+      'mount /sys/fs/cgroup/cpu,cpuacct/ctr /sys/fs/cgroup/cpu,cpuacct - BIND|REC - @root',
+      `mount - /sys/fs/cgroup/cpu,cpuacct - ${ro} - @root`,
+      'symlink /sys/fs/cgroup/cpu -> cpu,cpuacct',
+      'symlink /sys/fs/cgroup/cpuacct -> cpu,cpuacct',
+      'mkdirAll /sys/fs/cgroup/memory 0755 @root',
+      'mount /sys/fs/cgroup/memory/ctr /sys/fs/cgroup/memory - BIND|REC - @root',
+      `mount - /sys/fs/cgroup/memory - ${ro} - @root`,
+      'mkdirAll /sys/fs/cgroup/systemd 0755 @root',
+      'mount /sys/fs/cgroup/systemd/ctr /sys/fs/cgroup/systemd - BIND|REC - @root',
+      `mount - /sys/fs/cgroup/systemd - ${ro} - @root`,
+      'mkdirAll /sys/fs/cgroup/unified 0755 @root',
+      'mount /sys/fs/cgroup/unified/ctr /sys/fs/cgroup/unified - BIND|REC - @root',
+      `mount - /sys/fs/cgroup/unified - ${ro} - @root`,
+      `mount - /sys/fs/cgroup - ${ro} - @root`,
+      ...DEV_NODES,
+      ...DEV_LINKS,
+      ...RUNTIME_HOOKS,
+      ...PIVOT,
+      ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('a cgroup mount on a hybrid host, with a cgroup namespace: fresh cgroup filesystems on a tmpfs', async () => {
+    const spec = minimal((s) => {
+      s.mounts = [cgroupMount];
+      s.linux!.namespaces!.push({ type: 'cgroup' });
+    });
+    const flags = 'RDONLY|NOSUID|NODEV|NOEXEC|RELATIME';
+    expect((await setup(spec, { cgroup: hybridCgroup, cgroupHierarchies: hybridHierarchies })).log).toEqual([
+      'clone NEWNS',
+      `host.onPid ${PID}`,
+      `host.joinCgroup ${PID}`,
+      'unshare NEWCGROUP',
+      ...ROOTFS,
+      'mkdirAll /sys/fs/cgroup 0755 @root',
+      'mount tmpfs /sys/fs/cgroup tmpfs NOSUID|NODEV|NOEXEC|RELATIME mode=755 @root',
+      'mkdirAll /sys/fs/cgroup/cpu,cpuacct 0755 @root',
+      `mount cgroup /sys/fs/cgroup/cpu,cpuacct cgroup ${flags} cpu,cpuacct @root`,
+      'symlink /sys/fs/cgroup/cpu -> cpu,cpuacct',
+      'symlink /sys/fs/cgroup/cpuacct -> cpu,cpuacct',
+      'mkdirAll /sys/fs/cgroup/memory 0755 @root',
+      `mount cgroup /sys/fs/cgroup/memory cgroup ${flags} memory @root`,
+      'mkdirAll /sys/fs/cgroup/systemd 0755 @root',
+      `mount cgroup /sys/fs/cgroup/systemd cgroup ${flags} name=systemd @root`,
+      'mkdirAll /sys/fs/cgroup/unified 0755 @root',
+      `mount cgroup /sys/fs/cgroup/unified cgroup2 ${flags} - @root`,
+      'mount - /sys/fs/cgroup - RDONLY|NOSUID|NODEV|NOEXEC|REMOUNT|BIND|RELATIME - @root',
+      ...DEV_NODES,
+      ...DEV_LINKS,
+      ...RUNTIME_HOOKS,
+      ...PIVOT,
+      ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('a read-write cgroup mount on a cgroup v2 host without a cgroup namespace: one bind, no read-only remount of a tmpfs', async () => {
+    const spec = minimal((s) => {
+      s.mounts = [{ destination: '/sys/fs/cgroup', type: 'cgroup2', source: 'cgroup', options: ['nosuid', 'rw'] }];
+    });
+    const { log } = await setup(spec, { cgroup: unifiedCgroup });
+    expect(log.slice(0, 1 + 1 + ROOTFS.length + 3)).toEqual([
+      'clone NEWNS into /sys/fs/cgroup/ctr',
+      `host.onPid ${PID}`,
+      ...ROOTFS,
+      'mkdirAll /sys/fs/cgroup 0755 @root',
+      'mount /sys/fs/cgroup/ctr /sys/fs/cgroup - BIND|REC - @root',
+      'mount - /sys/fs/cgroup - NOSUID|REMOUNT|BIND - @root',
+    ]);
+    expect(log).not.toContain(`host.joinCgroup ${PID}`);
+  });
+
+  it('a time namespace: unshared by the init before clone, offsets written there', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { monotonic: { secs: 86400 }, boottime: { secs: 1, nanosecs: 5 } };
+    });
+    expect((await setup(spec)).log.slice(0, 4)).toEqual([
+      'unshare NEWTIME',
+      'writeFile /proc/self/timens_offsets "monotonic 86400 0\\nboottime 1 5\\n"',
+      'clone NEWNS',
+      `host.onPid ${PID}`,
+    ]);
+  });
+
+  it('oomScoreAdj is set from outside, after the cgroup join, before the cgroup namespace', async () => {
+    const spec = minimal((s) => {
+      s.process!.oomScoreAdj = -500;
+      s.linux!.namespaces!.push({ type: 'cgroup' });
+    });
+    expect((await setup(spec, { cgroup: hybridCgroup })).log.slice(0, 5)).toEqual([
+      'clone NEWNS', `host.onPid ${PID}`, `host.joinCgroup ${PID}`, `host.setOomScoreAdj ${PID} -500`, 'unshare NEWCGROUP',
+    ]);
+  });
+
+  it('hooks: createContainer runs in the container before pivot_root, startContainer is queued before finish', async () => {
+    const spec = minimal((s) => {
+      s.hooks = {
+        createContainer: [{ path: '/bin/cc', args: ['cc', '-x'], env: ['A=1'], timeout: 3 }],
+        startContainer: [{ path: '/bin/sc' }],
+      };
+    });
+    expect((await setup(spec)).log.slice(-9)).toEqual([
+      `host.runRuntimeHooks prestart ${PID}`,
+      `host.runRuntimeHooks createRuntime ${PID}`,
+      `runHook /bin/cc args=["cc","-x"] env=["A=1"] timeout=3 stdin=state(${PID},creating)`,
+      'mkdirAll / 0755 @root',
+      'pivotRoot /b/rootfs',
+      'setExec ["true"] env=[] cwd=/',
+      'setUser 0:0 umask=- groups=[] setgroups=true',
+      `addHook /bin/sc args=[] env=[] timeout=0 stdin=state(${PID},created)`,
+      'finish',
+    ]);
+  });
+
+  it('no process (allowed at create): the init only holds the namespaces', async () => {
+    const spec = minimal((s) => {
+      delete s.process;
+    });
+    expect((await setup(spec)).log.slice(-3)).toEqual([...RUNTIME_HOOKS.slice(1), 'pivotRoot /b/rootfs', 'finish']);
+  });
+});
+
+describe('setupContainer: devices', () => {
+  it('adds the config\'s devices after the default ones; pipes get no device number', async () => {
+    const spec = minimal((s) => {
+      s.linux!.devices = [
+        { type: 'b', path: '/dev/sda', major: 8, minor: 0, fileMode: 0o660, uid: 0, gid: 6 },
+        { type: 'p', path: '/dev/fifo', fileMode: 0o600 },
+        { type: 'c', path: '/dev/fuse', major: 10, minor: 229 },
+      ];
+    });
+    const { log } = await setup(spec);
+    const devices = log.filter((l) => l.startsWith('mknod'));
+    expect(devices).toEqual([...DEV_NODES, 'mknod /dev/sda b 8:0 0660 0:6', 'mknod /dev/fifo p 0:0 0600 0:0', 'mknod /dev/fuse c 10:229 0666 0:0']);
+  });
+
+  it('a config entry for a default device path replaces the default', async () => {
+    const spec = minimal((s) => {
+      s.linux!.devices = [{ type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o600, uid: 0, gid: 0 }];
+    });
+    const devices = (await setup(spec)).log.filter((l) => l.startsWith('mknod'));
+    expect(devices.filter((l) => l.startsWith('mknod /dev/null'))).toEqual(['mknod /dev/null c 1:3 0600 0:0']);
+    expect(devices).toHaveLength(DEV_NODES.length);
+  });
+
+  it('creates a path listed twice once', async () => {
+    const spec = minimal((s) => {
+      s.linux!.devices = [
+        { type: 'c', path: '/dev/fuse', major: 10, minor: 229 },
+        { type: 'c', path: '/dev//fuse', major: 10, minor: 229 },
+      ];
+    });
+    expect((await setup(spec)).log.filter((l) => l.startsWith('mknod /dev/fuse'))).toHaveLength(1);
+  });
+
+  it('in a user namespace binds host nodes, but still makes pipes', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user', path: '/proc/1/ns/user' });
+      s.linux!.devices = [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229 }, { type: 'p', path: '/dev/fifo' }];
+    });
+    const { log } = await setup(spec);
+    expect(log.filter((l) => /^(mknod|bindDevice)/.test(l))).toEqual([...DEV_BINDS, 'bindDevice /dev/fuse /dev/fuse', 'mknod /dev/fifo p 0:0 0666 0:0']);
+  });
+
+  it('makes no default devices or /dev links when /dev is bind-mounted', async () => {
+    const spec = minimal((s) => {
+      s.mounts = [{ destination: '/dev/', type: 'bind', source: '/dev', options: ['rbind'] }];
+    });
+    const { log } = await setup(spec, {}, ({ host }) => {
+      host.sources = { '/dev': 'dir' };
+    });
+    expect(log.filter((l) => /^(mknod|bindDevice|symlink)/.test(l))).toEqual([]);
+  });
+});
+
+describe('setupContainer: the process', () => {
+  it('passes user, umask, groups, capabilities, rlimits, preserved fds, console and seccomp, in that order', async () => {
+    const spec = minimal((s) => {
+      s.process = {
+        terminal: true,
+        consoleSize: { height: 24, width: 80 },
+        user: { uid: 1000, gid: 1001, umask: 0o27, additionalGids: [5, 1002] },
+        args: ['sh', '-c', 'echo hi'],
+        env: ['A=1'],
+        cwd: '/work',
+        capabilities: { bounding: ['CAP_KILL', 'CAP_CHOWN'], inheritable: ['CAP_KILL'], permitted: ['CAP_KILL', 'CAP_CHOWN'], ambient: ['CAP_KILL', 'CAP_CHOWN'] },
+        rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }, { type: 'RLIMIT_CORE', soft: 0, hard: 0 }],
+        noNewPrivileges: true,
+      };
+    });
+    const { log } = await setup(spec, { preserveFds: 2, console: { fd: 7 }, seccomp: { program: Buffer.alloc(16), flags: 0, notify: false } });
+    expect(log.slice(-12)).toEqual([
+      'mkdirAll /work 0755 @root',
+      'pivotRoot /b/rootfs',
+      'setExec ["sh","-c","echo hi"] env=["A=1"] cwd=/work',
+      'setUser 1000:1001 umask=027 groups=[5,1002] setgroups=true',
+      // Ambient CAP_CHOWN is dropped: it is not inheritable.
+      'setCaps 0x21 0x0 0x20 0x21 0x20',
+      'setRlimit RLIMIT_NOFILE 1024 4096',
+      'setRlimit RLIMIT_CORE 0 0',
+      'setNoNewPrivs',
+      'setPreserveFds 2',
+      'setConsole fd=7 24x80',
+      'setSeccomp 16 bytes flags=0',
+      'finish',
+    ]);
+  });
+
+  it('logs ambient capabilities it cannot raise (debug) and unknown ones (warning)', async () => {
+    const { log, lines } = recordingLogger();
+    const spec = minimal((s) => {
+      s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_NOPE'], ambient: ['CAP_KILL'] };
+    });
+    const r = await setup(spec, { log });
+    expect(r.log).toContain('setCaps 0x20 0x0 0x0 0x0 0x0');
+    expect(lines).toEqual([
+      'warning: capabilities not supported by this kernel, dropped: CAP_NOPE',
+      'debug: ambient capabilities not also inheritable and permitted are not raised (mask 0x20)',
+    ]);
+  });
+
+  it('sends RLIM_INFINITY (18446744073709551615 in config.json) as all ones, not 0', async () => {
+    const spec = minimal((s) => {
+      s.process!.rlimits = JSON.parse('[{"type":"RLIMIT_MEMLOCK","soft":18446744073709551615,"hard":18446744073709551615}]');
+    });
+    expect((await setup(spec)).log).toContain('setRlimit RLIMIT_MEMLOCK 18446744073709551615 18446744073709551615');
+  });
+
+  it('connects a --console-socket path from the init first, while host paths resolve', async () => {
+    const spec = minimal((s) => {
+      s.process!.terminal = true;
+    });
+    const { log } = await setup(spec, { console: { path: '/run/console.sock' } });
+    expect(log[0]).toBe('connectSocket /run/console.sock -> fd 10');
+    expect(log.slice(-2)).toEqual(['setConsole fd=10 0x0', 'finish']);
+  });
+
+  it('connects the seccomp listener first, and hands it the notify fd and the container process state last', async () => {
+    const spec = minimal((s) => {
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/listener.sock' };
+    });
+    const r = await setup(spec, { seccomp: { program: Buffer.alloc(8), flags: 1, notify: true } });
+    expect(r.log[0]).toBe('connectSocket /run/listener.sock -> fd 10');
+    expect(r.log.slice(-3)).toEqual(['setSeccomp 8 bytes flags=1', `setSeccompListener fd=10 state=listener-state(${PID})`, 'finish']);
+  });
+
+  it('connects no listener for a filter that does not notify', async () => {
+    const spec = minimal((s) => {
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/listener.sock' };
+    });
+    const r = await setup(spec, { seccomp: { program: Buffer.alloc(8), flags: 0, notify: false } });
+    expect(r.log.filter((l) => /^(connectSocket|setSeccompListener)/.test(l))).toEqual([]);
+  });
+
+  it('refuses SCMP_ACT_NOTIFY without a listener', async () => {
+    const { error, log } = await setupFails(minimal(), { seccomp: { program: Buffer.alloc(8), flags: 0, notify: true } });
+    expect(error).toEqual(new TsruncError('linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath'));
+    expect(log).not.toContain('finish');
+  });
+
+  it('refuses a terminal without a console socket', async () => {
+    const { error, log } = await setupFails(minimal((s) => {
+      s.process!.terminal = true;
+    }));
+    expect(error).toEqual(new TsruncError('process.terminal is true but there is no console socket to send the pty to'));
+    expect(log).not.toContain('finish');
+  });
+});
+
+describe('setupContainer: errors stop the setup', () => {
+  it('a bind mount whose source is missing', async () => {
+    const { error, log } = await setupFails(minimal((s) => {
+      s.mounts = [{ destination: '/data', type: 'bind', source: 'data' }];
+    }));
+    expect(error).toEqual(new TsruncError('mounts /data: bind source "/b/data" does not exist'));
+    expect(log.at(-1)).toBe('setRoot /b/rootfs');
+  });
+
+  it('tmpcopyup', async () => {
+    const { error } = await setupFails(minimal((s) => {
+      s.mounts = [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] }];
+    }));
+    expect(error).toEqual(new TsruncError('mounts /tmp: option "tmpcopyup" is not supported by tsrunc'));
+  });
+
+  it('a cgroup mount without the container\'s cgroup', async () => {
+    const { error } = await setupFails(minimal((s) => {
+      s.mounts = [cgroupMount];
+    }));
+    expect(error).toEqual(new TsruncError('mounts /sys/fs/cgroup: a cgroup mount needs the container\'s cgroup'));
+  });
+
+  it('a read-only root without a mount namespace', async () => {
+    const { error, log } = await setupFails(minimal((s) => {
+      s.root!.readonly = true;
+      s.linux!.namespaces = [];
+    }));
+    expect(error.message).toMatch(/^root\.readonly: a read-only root needs a mount namespace/);
+    expect(log).toEqual(['clone 0', `host.onPid ${PID}`, 'setStartFifo /run/tsrunc/ctr']);
+  });
+
+  it('a failed request: nothing after it is sent', async () => {
+    const { error, log } = await setupFails(minimal(), {}, ({ ops }) => {
+      ops.failures.pivotRoot = new Error('EINVAL');
+    });
+    expect(error.message).toBe('EINVAL');
+    expect(log.at(-1)).toBe('pivotRoot /b/rootfs');
+  });
+});
+
+describe('setupContainer: ordering rules, for every config', () => {
+  const configs: [string, Spec, Partial<SetupOptions>][] = [
+    ['runc default', runcDefault(), { cgroup: unifiedCgroup }],
+    ['runc default on a hybrid host', runcDefault(), { cgroup: hybridCgroup, cgroupHierarchies: hybridHierarchies }],
+    ['user namespace', minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user' }, { type: 'cgroup' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.linux!.maskedPaths = ['/proc/kcore'];
+    }), { cgroup: hybridCgroup }],
+    ['joined namespaces', minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'network', path: '/run/netns/n' }, { type: 'cgroup' });
+      s.linux!.readonlyPaths = ['/proc/sys'];
+    }), { cgroup: hybridCgroup }],
+    ['no pivot, read-only root', minimal((s) => {
+      s.root!.readonly = true;
+      s.linux!.readonlyPaths = ['/proc/sys'];
+      s.linux!.maskedPaths = ['/proc/kcore'];
+    }), { noPivot: true }],
+  ];
+
+  const index = (log: string[], re: RegExp) => log.findIndex((l) => re.test(l));
+  const indexes = (log: string[], re: RegExp) => log.flatMap((l, i) => (re.test(l) ? [i] : []));
+
+  it.each(configs)('%s', async (_, spec, options) => {
+    const { log } = await setup(spec, options);
+    const clone = index(log, /^clone /);
+    const root = index(log, /^(pivotRoot|chroot) /);
+    expect(clone).toBeGreaterThanOrEqual(0);
+    expect(root).toBeGreaterThan(clone);
+    // Nothing is mounted before the container process exists (in its own mount namespace).
+    expect(indexes(log, /^mount /).every((i) => i > clone)).toBe(true);
+    // The start fifo is opened while host paths still resolve.
+    expect(index(log, /^setStartFifo /)).toBeLessThan(root);
+    expect(index(log, /^setStartFifo /)).toBeGreaterThan(clone);
+    // The cgroup is joined before the cgroup namespace is made, so that it is the namespace's root.
+    const unshareCgroup = index(log, /^unshare NEWCGROUP$/);
+    const join = index(log, /^host\.joinCgroup /);
+    if (unshareCgroup >= 0 && join >= 0) expect(join).toBeLessThan(unshareCgroup);
+    if (unshareCgroup >= 0) expect(unshareCgroup).toBeGreaterThan(clone);
+    // Id maps are written before the process does anything in its user namespace.
+    const maps = index(log, /^host\.writeIdMaps /);
+    if (maps >= 0) expect(maps).toBe(clone + 2);
+    // Masked and read-only paths apply to the final root.
+    expect(indexes(log, /^(maskPath|readonlyPath) /).every((i) => i > root)).toBe(true);
+    expect(indexes(log, /^(maskPath|readonlyPath) /).length).toBeGreaterThan(0);
+    // Runtime hooks see the container's namespaces, not yet its root.
+    expect(index(log, /^host\.runRuntimeHooks createRuntime/)).toBeLessThan(root);
+    expect(log.at(-1)).toBe('finish');
+    expect(log.filter((l) => l === 'finish')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { MS } from '../../src/linux/constants';
+import { KNOWN_MOUNT_OPTIONS, PROPAGATION_OPTIONS, cleanPath, parseMountOptions } from '../../src/linux/mounts';
+import type { Mount } from '../../src/spec/types';
+
+const parse = (options: string[], type = 'tmpfs') => parseMountOptions({ destination: '/m', type, source: 'x', options });
+
+describe('parseMountOptions', () => {
+  it('gives an empty result for no options', () => {
+    expect(parseMountOptions({ destination: '/m', type: 'proc' })).toEqual({
+      flags: 0, propagation: [], data: '', bind: false, recursive: false, tmpcopyup: false,
+    });
+  });
+
+  it('maps flag options to MS_* bits', () => {
+    expect(parse(['nosuid', 'nodev', 'noexec', 'ro']).flags).toBe(MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY);
+    expect(parse(['strictatime']).flags).toBe(MS.STRICTATIME);
+    expect(parse(['relatime', 'noatime', 'nodiratime']).flags).toBe(MS.RELATIME | MS.NOATIME | MS.NODIRATIME);
+    expect(parse(['sync', 'dirsync', 'mand', 'iversion', 'lazytime', 'silent', 'nosymfollow', 'remount']).flags)
+      .toBe(MS.SYNCHRONOUS | MS.DIRSYNC | MS.MANDLOCK | MS.I_VERSION | MS.LAZYTIME | MS.SILENT | MS.NOSYMFOLLOW | MS.REMOUNT);
+  });
+
+  it('lets a later clearing option undo an earlier one, in order', () => {
+    expect(parse(['ro', 'rw']).flags).toBe(0);
+    expect(parse(['rw', 'ro']).flags).toBe(MS.RDONLY);
+    expect(parse(['nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'noatime', 'atime']).flags).toBe(0);
+    expect(parse(['sync', 'async', 'loud']).flags).toBe(0);
+    expect(parse(['defaults']).flags).toBe(0);
+  });
+
+  it('passes unknown options to the filesystem as comma-joined data, in order', () => {
+    const o = parse(['nosuid', 'mode=755', 'size=65536k', 'ro', 'uid=5']);
+    expect(o.data).toBe('mode=755,size=65536k,uid=5');
+    expect(o.flags).toBe(MS.NOSUID | MS.RDONLY);
+  });
+
+  it('recognises bind by type or option, and rbind as recursive', () => {
+    expect(parseMountOptions({ destination: '/m', type: 'bind', source: '/s' })).toMatchObject({ bind: true, recursive: false, flags: 0 });
+    expect(parse(['bind'], 'none')).toMatchObject({ bind: true, recursive: false });
+    expect(parse(['rbind'], 'none')).toMatchObject({ bind: true, recursive: true });
+    expect(parse(['rbind'], 'none').flags).toBe(0);
+  });
+
+  it('collects propagation changes separately, one per option, in order', () => {
+    expect(parse(['rslave', 'shared']).propagation).toEqual([MS.SLAVE | MS.REC, MS.SHARED]);
+    expect(parse(['private', 'rprivate', 'unbindable', 'runbindable', 'slave', 'rshared']).propagation).toEqual([
+      MS.PRIVATE, MS.PRIVATE | MS.REC, MS.UNBINDABLE, MS.UNBINDABLE | MS.REC, MS.SLAVE, MS.SHARED | MS.REC,
+    ]);
+    expect(parse(['rslave']).flags).toBe(0);
+  });
+
+  it('flags tmpcopyup (which setup then refuses)', () => {
+    expect(parse(['tmpcopyup']).tmpcopyup).toBe(true);
+    expect(parse(['tmpcopyup']).data).toBe('');
+  });
+
+  it('refuses recursive mount attributes and idmapped mounts, naming the mount and option', () => {
+    for (const opt of ['rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime', 'rrelatime', 'rnosymfollow', 'idmap', 'ridmap']) {
+      expect(() => parse([opt]), opt).toThrow(`mount /m: option ${JSON.stringify(opt)} is not supported by tsrunc`);
+    }
+  });
+
+  it('does not take names of Object.prototype members for options', () => {
+    // "constructor" and friends are data for the filesystem, not flag or propagation options.
+    const o = parse(['constructor', 'toString', '__proto__']);
+    expect(o).toEqual({ flags: 0, propagation: [], data: 'constructor,toString,__proto__', bind: false, recursive: false, tmpcopyup: false });
+  });
+
+  it('lists every option it understands itself, sorted', () => {
+    expect(KNOWN_MOUNT_OPTIONS).toEqual([...KNOWN_MOUNT_OPTIONS].sort());
+    for (const o of ['ro', 'rw', 'nosuid', 'bind', 'rbind', 'tmpcopyup', ...Object.keys(PROPAGATION_OPTIONS)]) {
+      expect(KNOWN_MOUNT_OPTIONS).toContain(o);
+    }
+    expect(KNOWN_MOUNT_OPTIONS).not.toContain('mode');
+  });
+
+  it('does not mutate the mount', () => {
+    const m: Mount = { destination: '/m', type: 'tmpfs', options: ['ro', 'size=1m'] };
+    parseMountOptions(m);
+    expect(m).toEqual({ destination: '/m', type: 'tmpfs', options: ['ro', 'size=1m'] });
+  });
+});
+
+describe('cleanPath', () => {
+  it.each([
+    ['/', '/'],
+    ['', '/'],
+    ['/dev', '/dev'],
+    ['/dev/', '/dev'],
+    ['dev', '/dev'],
+    ['/a//b/./c', '/a/b/c'],
+    ['/a/b/../c/', '/a/c'],
+    ['/../..', '/'],
+    ['/a/../../b', '/b'],
+    ['/dev/../dev/./pts', '/dev/pts'],
+  ])('%j -> %j', (input, out) => {
+    expect(cleanPath(input)).toBe(out);
+  });
+});

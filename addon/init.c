@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -88,6 +89,8 @@ static struct {
   struct sock_filter *seccomp;
   size_t seccomp_len;
   unsigned seccomp_flags;
+  char *label_file, *label;       /* AppArmor/SELinux: the exec label, written last */
+  long personality;               /* -1: leave as is */
   int listener_sock;              /* SCMP_ACT_NOTIFY: where the notify fd goes, with listener_state */
   char *listener_state;
   int fifo_dir;                   /* -1: exec at once (exec); else wait for `start` */
@@ -96,7 +99,7 @@ static struct {
   unsigned short rows, cols;
   struct hook { char **argv, **env; long timeout; char *stdin_data; } hooks[MAX_HOOKS]; /* argv[0] is the path, argv+1 the hook's args */
   size_t nhooks;
-} plan = { .umask = -1, .setgroups = 1, .fifo_dir = -1, .console_sock = -1, .listener_sock = -1 };
+} plan = { .umask = -1, .setgroups = 1, .fifo_dir = -1, .console_sock = -1, .listener_sock = -1, .personality = -1 };
 
 /* ---- framing ---- */
 
@@ -572,6 +575,27 @@ static void op_connect_socket(struct msg *m) {
   OK(fd);
 }
 
+static void op_set_exec_label(struct msg *m) {
+  plan.label_file = get_str(m);
+  plan.label = get_str(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  OK(0);
+}
+
+static void op_set_personality(struct msg *m) {
+  plan.personality = (long)get_u64(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  OK(0);
+}
+
+static void op_set_affinity(struct msg *m) {
+  size_t len;
+  char *mask = get_bytes(m, &len);
+  if (m->bad || len == 0) { errno = EINVAL; FAIL("bad request"); }
+  if (sched_setaffinity(0, len, (cpu_set_t *)mask) < 0) FAIL("sched_setaffinity");
+  OK(0);
+}
+
 static void op_become_root(void) {
   /* Dropping supplementary groups is refused once setgroups is "deny"; that is fine. */
   if (setgroups(0, NULL) < 0 && errno != EPERM) FAIL("setgroups");
@@ -974,6 +998,13 @@ static void op_finish(void) {
     for (;;) pause();
   }
   if (plan.console_sock >= 0 && setup_console(&failed) < 0) FAIL(failed);
+  /* The LSM label applies at the next execve; written while we may still open /proc and before seccomp. */
+  if (plan.label_file) {
+    int lfd = open(plan.label_file, O_WRONLY | O_CLOEXEC);
+    if (lfd < 0 || write_full(lfd, plan.label, strlen(plan.label)) < 0) FAIL("set the exec label");
+    close(lfd);
+  }
+  if (plan.personality >= 0 && personality((unsigned long)plan.personality) < 0) FAIL("personality");
   /* Nothing but stdio and the preserved fds may reach the container (CVE-2024-21626 class). */
   if (syscall(SYS_close_range, 3 + plan.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) FAIL("mark fds close-on-exec");
   for (size_t i = 0; i < plan.nrlimits; i++)
@@ -1111,6 +1142,9 @@ int main(int argc, char **argv) {
     case OP_SET_SECCOMP_LISTENER: op_set_seccomp_listener(&m); break;
     case OP_BECOME_ROOT: op_become_root(); break;
     case OP_CONNECT_SOCKET: op_connect_socket(&m); break;
+    case OP_SET_EXEC_LABEL: op_set_exec_label(&m); break;
+    case OP_SET_PERSONALITY: op_set_personality(&m); break;
+    case OP_SET_AFFINITY: op_set_affinity(&m); break;
     case OP_FINISH: op_finish(); break;
     default: reply(ENOSYS, 0, "unknown request"); break;
     }

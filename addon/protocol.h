@@ -55,7 +55,10 @@ enum tsrunc_op {
   OP_FINISH = 30,         /* apply the process settings, reply, (wait for start), exec */
   OP_RUN_HOOK = 31,       /* strs args, strs env, u64 timeout secs, str stdin: run one hook now, here */
   OP_BECOME_ROOT = 33,
-  OP_CONNECT_SOCKET = 34, /* str path: connect a unix stream socket there (console socket, seccomp listener); value: its fd */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
+  OP_CONNECT_SOCKET = 34, /* str path: connect a unix stream socket there (console socket, seccomp listener); value: its fd */
+  OP_SET_EXEC_LABEL = 35, /* str attr file (/proc/thread-self/attr/...), str value: written in FINISH, takes effect at execve */
+  OP_SET_PERSONALITY = 36, /* u64 persona: set in FINISH, before execve */
+  OP_SET_AFFINITY = 37,   /* str CPU mask (bytes of a cpu_set_t): sched_setaffinity on this process, now */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
   OP_SET_SECCOMP_LISTENER = 32, /* u64 fd of a connected socket, str containerProcessState JSON: gets the notify fd */
 };
 

@@ -85,6 +85,10 @@ export const commands: CommandSpec[] = [
     load: handler('list'),
   },
   {
+    name: 'features', usage: 'features', args: [0, 0],
+    summary: 'print what this build supports, as runtime-spec features JSON', flags: [], load: handler('features'),
+  },
+  {
     name: 'spec', usage: 'spec [command options]', args: [0, 0],
     summary: 'write a default config.json into the bundle',
     flags: [bundle, { name: 'rootless', type: 'bool', help: 'a config for a container run without root (user namespace)' }],

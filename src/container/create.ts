@@ -5,7 +5,8 @@ import { parseProcCgroup, readHierarchies } from '../cgroups/detect';
 import type { CgroupRecord } from '../cgroups/types';
 import type { LaunchedInit, Launcher, Supervision } from '../init/launch';
 import { checkNamespacePath } from '../linux/namespaces';
-import { loadConfig } from '../spec/validate';
+import { loadConfig, ValidationError } from '../spec/validate';
+import { lsmSupport, type LsmSupport } from '../linux/lsm';
 import type { Spec } from '../spec/types';
 import { readProcStat } from '../state/proc';
 import { StateStore, validateId, writeAtomic, type ContainerRecord } from '../state/store';
@@ -70,6 +71,8 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   }
   if (o.consoleSocket !== undefined) checkSocket(o.consoleSocket, '--console-socket');
   if (o.store.exists(o.id)) throw new TsruncError(`container with id ${JSON.stringify(o.id)} already exists`);
+  const lsm = lsmSupport();
+  checkLsm(spec, lsm);
   const cgroup = planCgroup(spec.linux?.cgroupsPath, o.id, undefined, undefined, ownCgroups(o.callerPid));
   const seccomp = spec.linux?.seccomp ? (await import('../seccomp/filter')).compileSeccomp(spec.linux.seccomp, o.log) : undefined;
   if (seccomp?.notify && spec.linux?.seccomp?.listenerPath) checkSocket(spec.linux.seccomp.listenerPath, 'linux.seccomp.listenerPath');
@@ -105,7 +108,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     const pid = await setupContainer(launched.channel, host, {
       spec, bundle: o.bundle, rootfs, stateDir: dir, noPivot: o.noPivot, preserveFds: o.preserveFds,
       console: o.consoleSocket !== undefined ? { path: o.consoleSocket } : launched.consoleFd !== undefined ? { fd: launched.consoleFd } : undefined,
-      seccomp, cgroup, cgroupHierarchies: readHierarchies(), log: o.log,
+      seccomp, lsm, cgroup, cgroupHierarchies: readHierarchies(), log: o.log,
     });
     launched.channel.close();
     if (o.pidFile) writeAtomic(o.pidFile, String(pid), 0o644);
@@ -184,6 +187,15 @@ function checkSystemd(): void {
     throw new TsruncError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver (drop --systemd-cgroup)');
   }
   throw new TsruncError('--systemd-cgroup: the systemd cgroup driver is not supported by tsrunc yet; use the cgroupfs driver');
+}
+
+/** A label for an LSM the host does not have is an error, up front (never silently ignored). */
+function checkLsm(spec: Spec, lsm: LsmSupport): void {
+  const problems = [];
+  if (spec.process?.apparmorProfile && !lsm.apparmor) problems.push({ path: '/process/apparmorProfile', message: 'AppArmor is not enabled on this host' });
+  if (spec.process?.selinuxLabel && !lsm.selinux) problems.push({ path: '/process/selinuxLabel', message: 'SELinux is not enabled on this host' });
+  if (spec.linux?.mountLabel && !lsm.selinux) problems.push({ path: '/linux/mountLabel', message: 'SELinux is not enabled on this host' });
+  if (problems.length) throw new ValidationError('config.json', problems);
 }
 
 /** Checks a unix socket path up front, so a wrong one fails before anything is built (tsrunc-init connects to it). */

@@ -50,6 +50,22 @@ export class RealHostSide implements HostSide {
     }
   }
 
+  setIoPriority(pid: number, ioprio: number): void {
+    try {
+      require('../sys/libc').ioprioSet(pid, ioprio);
+    } catch (err) {
+      throw new TsruncError(`process.ioPriority: ${(err as Error).message}`);
+    }
+  }
+
+  setScheduler(pid: number, attr: Buffer): void {
+    try {
+      require('../sys/libc').schedSetattr(pid, attr);
+    } catch (err) {
+      throw new TsruncError(`process.scheduler: ${(err as Error).message}`);
+    }
+  }
+
   onPid(pid: number): void {
     this.recordPid(pid);
   }

@@ -5,6 +5,8 @@ import { cleanPath, parseMountOptions } from '../linux/mounts';
 import { planNamespaces, type NamespacePlan } from '../linux/namespaces';
 import { capabilityMasks } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
+import { cpuMask, ioprioValue, PERSONALITY_DOMAINS, schedAttr } from '../linux/sched';
+import { apparmorExecFile, withMountLabel, type LsmSupport } from '../linux/lsm';
 import type { CgroupRecord } from '../cgroups/types';
 import type { CompiledFilter } from '../seccomp/filter';
 import type { Device, Hook, IdMapping, Mount, Process, Spec } from '../spec/types';
@@ -29,6 +31,9 @@ export interface HostSide {
   runRuntimeHooks(kind: 'prestart' | 'createRuntime', pid: number): Promise<void>;
   /** The state JSON a hook gets on stdin for the given moment. */
   hookState(pid: number, status: 'creating' | 'created'): string;
+  /** process.ioPriority and process.scheduler, applied from outside to the container process. */
+  setIoPriority(pid: number, ioprio: number): void;
+  setScheduler(pid: number, attr: Buffer): void;
   /** The containerProcessState JSON a seccomp listener receives with the notify fd. */
   seccompListenerState(pid: number): string;
   /** The mounts of the host mount namespace (for the rootfs' parent mount). */
@@ -49,6 +54,8 @@ export interface SetupOptions {
   console?: { path: string } | { fd: number };
   /** linux.seccomp, compiled. */
   seccomp?: CompiledFilter;
+  /** Which LSMs the host has (process.apparmorProfile, selinuxLabel, linux.mountLabel were checked against it). */
+  lsm?: LsmSupport;
   cgroup?: CgroupRecord;
   cgroupHierarchies?: { key: string; mountPoint: string; controllers: string[]; version: 1 | 2 }[];
   log: Logger;
@@ -93,6 +100,9 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
     await ops.writeFile('/proc/self/timens_offsets', timeOffsets(linux.timeOffsets), false);
   }
   if (ns.join.length) await ops.joinNamespaces(ns.join.map(({ flag, path }) => ({ flag, path })));
+  // Affinity "initial": where the process runs before it is in its cgroup (inherited through clone).
+  const affinity = spec.process?.execCPUAffinity;
+  if (affinity?.initial) await ops.setAffinity(cpuMask(affinity.initial, 'process.execCPUAffinity.initial'));
   const pid = await ops.clone(ns.cloneFlags, o.cgroup?.mode === 'unified' ? o.cgroup.dirs[''] : undefined);
   host.onPid(pid);
 
@@ -103,8 +113,11 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) await ops.becomeRoot();
   if (o.cgroup && o.cgroup.mode !== 'unified') host.joinCgroup(pid);
   if (spec.process?.oomScoreAdj !== undefined) host.setOomScoreAdj(pid, spec.process.oomScoreAdj);
+  if (spec.process?.ioPriority) host.setIoPriority(pid, ioprioValue(spec.process.ioPriority.class, spec.process.ioPriority.priority));
+  if (spec.process?.scheduler) host.setScheduler(pid, schedAttr(spec.process.scheduler));
   // After joining the cgroup, so that it is the root of the new cgroup namespace.
   if (ns.unshareCgroup) await ops.unshare(CLONE.NEWCGROUP);
+  if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
 
   // 3. The root filesystem and everything mounted in it. The state directory (exec.fifo) is
   // opened first: after pivot_root no host path resolves any more.
@@ -142,6 +155,8 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
     consoleFd,
     setgroups: true,
     seccomp: o.seccomp,
+    lsm: o.lsm,
+    personality: linux.personality ? PERSONALITY_DOMAINS[linux.personality.domain] : undefined,
     seccompListener: listenerFd !== undefined ? { fd: listenerFd, state: host.seccompListenerState(pid) } : undefined,
     log: o.log,
   });
@@ -218,7 +233,10 @@ async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Moun
     if (remountFlags) await ops.mount({ target: dest, flags: MS.BIND | MS.REMOUNT | (opts.recursive ? MS.REC : 0) | remountFlags, inRoot: true });
   } else {
     await ops.mkdirAll(dest, 0o755, true);
-    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags: opts.flags, data: opts.data, inRoot: true });
+    // linux.mountLabel labels the filesystems tsrunc creates (not proc and sysfs, which label themselves).
+    const label = o.spec.linux?.mountLabel;
+    const data = label && m.type !== 'proc' && m.type !== 'sysfs' ? withMountLabel(opts.data, label) : opts.data;
+    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags: opts.flags, data, inRoot: true });
   }
   for (const p of opts.propagation) await ops.mount({ target: dest, flags: p, inRoot: true });
 }
@@ -234,9 +252,11 @@ async function mountCgroups(ops: InitOps, o: SetupOptions, dest: string, flags: 
   const hierarchies = o.cgroupHierarchies ?? [];
   if (!record) throw new TsruncError(`mounts ${dest}: a cgroup mount needs the container's cgroup`);
   const own = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.RELATIME);
+  // cgroup v1 cannot be mounted from a user namespace (only cgroup2 can): there, binds of the container's own.
+  const userns = ns.has('user');
   const mountOne = async (key: string, target: string, version: 1 | 2, controllers: string[]) => {
     await ops.mkdirAll(target, 0o755, true);
-    if (ns.has('cgroup')) {
+    if (ns.has('cgroup') && !(userns && version === 1)) {
       await ops.mount({ source: 'cgroup', target, fstype: version === 2 ? 'cgroup2' : 'cgroup', flags: own, data: controllers.join(','), inRoot: true });
     } else {
       await ops.mount({ source: record.dirs[key], target, flags: MS.BIND | MS.REC, inRoot: true });
@@ -290,6 +310,9 @@ export interface ProcessOptions {
   /** False inside a user namespace whose setgroups is denied. */
   setgroups: boolean;
   seccomp?: CompiledFilter;
+  lsm?: LsmSupport;
+  /** linux.personality's domain as personality(2) takes it. */
+  personality?: number;
   seccompListener?: { fd: number; state: string };
   log: Logger;
 }
@@ -316,6 +339,14 @@ export async function configureProcess(ops: InitOps, p: Process, o: ProcessOptio
     if (o.consoleFd === undefined) throw new TsruncError('process.terminal is true but there is no console socket to send the pty to');
     await ops.setConsole(o.consoleFd, p.consoleSize?.height ?? 0, p.consoleSize?.width ?? 0);
   }
+  if (p.apparmorProfile) {
+    if (!o.lsm?.apparmor) throw new TsruncError('process.apparmorProfile: AppArmor is not enabled on this host');
+    await ops.setExecLabel(apparmorExecFile(), `exec ${p.apparmorProfile}`);
+  } else if (p.selinuxLabel) {
+    if (!o.lsm?.selinux) throw new TsruncError('process.selinuxLabel: SELinux is not enabled on this host');
+    await ops.setExecLabel('/proc/thread-self/attr/exec', p.selinuxLabel);
+  }
+  if (o.personality !== undefined) await ops.setPersonality(o.personality);
   if (o.seccomp) {
     await ops.setSeccomp(o.seccomp.program, o.seccomp.flags);
     if (o.seccomp.notify) {

@@ -158,6 +158,15 @@ export class InitChannel implements InitOps {
   async setSeccomp(program: Buffer, flags: number): Promise<void> {
     await this.call(Op.SetSeccomp, [program, flags], 'set the seccomp filter');
   }
+  async setExecLabel(file: string, value: string): Promise<void> {
+    await this.call(Op.SetExecLabel, [file, value], `set the exec label ${JSON.stringify(value)}`);
+  }
+  async setPersonality(persona: number): Promise<void> {
+    await this.call(Op.SetPersonality, [persona], `set personality 0x${persona.toString(16)}`);
+  }
+  async setAffinity(mask: Buffer): Promise<void> {
+    await this.call(Op.SetAffinity, [mask], 'set the CPU affinity');
+  }
   async setSeccompListener(fd: number, state: string): Promise<void> {
     await this.call(Op.SetSeccompListener, [fd, state], 'set the seccomp listener');
   }

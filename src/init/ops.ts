@@ -66,6 +66,12 @@ export interface InitOps {
   setRlimit(resource: number, soft: bigint, hard: bigint): Promise<void>;
   setNoNewPrivs(): Promise<void>;
   setSeccomp(program: Buffer, flags: number): Promise<void>;
+  /** An LSM exec label (AppArmor "exec <profile>", SELinux context): written to file just before execve. */
+  setExecLabel(file: string, value: string): Promise<void>;
+  /** personality(2) just before execve. */
+  setPersonality(persona: number): Promise<void>;
+  /** sched_setaffinity(2) on the init's current process, now (a cpu_set_t). */
+  setAffinity(mask: Buffer): Promise<void>;
   /** SCMP_ACT_NOTIFY: a connected socket (fd in the init) that receives the notify fd and this containerProcessState JSON. */
   setSeccompListener(fd: number, state: string): Promise<void>;
   setStartFifo(dir: string): Promise<void>;

@@ -38,6 +38,9 @@ export enum Op {
   SetSeccompListener = 32,
   BecomeRoot = 33,
   ConnectSocket = 34,
+  SetExecLabel = 35,
+  SetPersonality = 36,
+  SetAffinity = 37,
 }
 
 export const OPT_IN_ROOT = 1;

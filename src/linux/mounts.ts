@@ -36,7 +36,7 @@ export const PROPAGATION_OPTIONS: Record<string, number> = {
 };
 
 /** Every option name tsrunc understands itself (for `features`); others go to the filesystem as data. */
-export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), 'bind', 'rbind', 'tmpcopyup'].sort();
+export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), 'bind', 'rbind'].sort();
 
 export function parseMountOptions(m: Mount): MountOptions {
   const out: MountOptions = { flags: 0, propagation: [], data: '', bind: m.type === 'bind', recursive: false, tmpcopyup: false };

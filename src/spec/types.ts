@@ -203,6 +203,7 @@ export interface Linux {
   mountLabel?: string;
   intelRdt?: Record<string, unknown>;
   personality?: { domain: string; flags?: string[] };
+  memoryPolicy?: { mode: string; nodes?: string; flags?: string[] };
   netDevices?: Record<string, { name?: string }>;
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { isKnownCapability, CAPABILITY_SETS } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
+import { sysctlProblem } from '../linux/sysctl';
 import { TsruncError, errnoOf } from '../sys/errors';
 import type { Process, Spec } from './types';
 
@@ -101,6 +102,32 @@ export function configProblems(spec: Spec): Problem[] {
     }
   });
   if (linux.timeOffsets && !types.has('time')) out.push({ path: '/linux/timeOffsets', message: 'needs a time namespace' });
+  for (const clock of Object.keys(linux.timeOffsets ?? {})) {
+    if (clock !== 'monotonic' && clock !== 'boottime') out.push({ path: `/linux/timeOffsets/${clock}`, message: 'only monotonic and boottime clocks have offsets' });
+  }
+  for (const key of Object.keys(linux.sysctl ?? {})) {
+    const why = sysctlProblem(key, linux.namespaces, spec.hostname);
+    if (why) out.push({ path: `/linux/sysctl/${key}`, message: why });
+  }
+  const userns = linux.namespaces?.find((n) => n.type === 'user');
+  for (const [field, maps] of [['uidMappings', linux.uidMappings], ['gidMappings', linux.gidMappings]] as const) {
+    if (userns && !userns.path && !maps?.length) out.push({ path: `/linux/${field}`, message: 'a new user namespace needs mappings' });
+    if (!userns && maps?.length) out.push({ path: `/linux/${field}`, message: 'mappings need a user namespace ({"type": "user"} in linux.namespaces)' });
+  }
+  // Fields of v1.3.0 this build does not implement: an error, never silently ignored.
+  if (linux.memoryPolicy) out.push({ path: '/linux/memoryPolicy', message: 'is not supported by tsrunc' });
+  if (linux.netDevices && Object.keys(linux.netDevices).length) out.push({ path: '/linux/netDevices', message: 'is not supported by tsrunc' });
+  if (linux.intelRdt) out.push({ path: '/linux/intelRdt', message: 'is not supported by tsrunc' });
+  (spec.mounts ?? []).forEach((m, i) => {
+    if (m.uidMappings || m.gidMappings) out.push({ path: `/mounts/${i}`, message: 'id-mapped mounts (uidMappings/gidMappings) are not supported by tsrunc' });
+    (m.options ?? []).forEach((opt, j) => {
+      if (opt === 'tmpcopyup' || opt === 'idmap' || opt === 'ridmap' || /^r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|norelatime|strictatime|nostrictatime|nodiratime|diratime|nosymfollow|symfollow)$/.test(opt)) {
+        out.push({ path: `/mounts/${i}/options/${j}`, message: `mount option ${JSON.stringify(opt)} is not supported by tsrunc` });
+      }
+    });
+  });
+  if (linux.personality?.flags?.length) out.push({ path: '/linux/personality/flags', message: 'no personality flags are supported' });
+  if (spec.process?.scheduler?.policy === 'SCHED_ISO') out.push({ path: '/process/scheduler/policy', message: 'SCHED_ISO is not implemented by Linux' });
   return out;
 }
 

@@ -145,3 +145,14 @@ export const MNT_DETACH = 2;
 export function umount2(target: string, flags: number): void {
   check(libc().umount2(target, flags), 'umount2', target);
 }
+
+const SYS_ioprio_set = 251, SYS_sched_setattr = 314, IOPRIO_WHO_PROCESS = 1;
+
+export function ioprioSet(pid: number, ioprio: number): void {
+  check(libc().syscall(SYS_ioprio_set, 'int', IOPRIO_WHO_PROCESS, 'int', pid, 'int', ioprio), 'ioprio_set', `pid ${pid}`);
+}
+
+/** sched_setattr(2) with a struct sched_attr already laid out in attr. */
+export function schedSetattr(pid: number, attr: Buffer): void {
+  check(libc().syscall(SYS_sched_setattr, 'int', pid, 'void *', attr, 'unsigned int', 0), 'sched_setattr', `pid ${pid}`);
+}

@@ -154,6 +154,16 @@ export class RecordingOps implements InitOps {
   async setSeccomp(program: Buffer, flags: number): Promise<void> {
     this.rec('setSeccomp', `setSeccomp ${program.length} bytes flags=${flags}`);
   }
+  async setExecLabel(file: string, value: string): Promise<void> {
+    this.rec('setExecLabel', `setExecLabel ${file} ${JSON.stringify(value)}`);
+  }
+  async setPersonality(persona: number): Promise<void> {
+    this.rec('setPersonality', `setPersonality 0x${persona.toString(16)}`);
+  }
+  async setAffinity(mask: Buffer): Promise<void> {
+    const cpus = [...Array(mask.length * 8).keys()].filter((c) => mask[c >> 3] & (1 << (c & 7)));
+    this.rec('setAffinity', `setAffinity ${cpus.join(',')}`);
+  }
   async setSeccompListener(fd: number, state: string): Promise<void> {
     this.rec('setSeccompListener', `setSeccompListener fd=${fd} state=${state}`);
   }
@@ -200,6 +210,12 @@ export class RecordingHost implements HostSide {
   }
   setOomScoreAdj(pid: number, score: number): void {
     this.log.push(`host.setOomScoreAdj ${pid} ${score}`);
+  }
+  setIoPriority(pid: number, ioprio: number): void {
+    this.log.push(`host.setIoPriority ${pid} 0x${ioprio.toString(16)}`);
+  }
+  setScheduler(pid: number, attr: Buffer): void {
+    this.log.push(`host.setScheduler ${pid} policy=${attr.readUInt32LE(4)} nice=${attr.readInt32LE(16)} priority=${attr.readUInt32LE(20)}`);
   }
   onPid(pid: number): void {
     this.log.push(`host.onPid ${pid}`);

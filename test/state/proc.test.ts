@@ -72,8 +72,9 @@ describe('isAlive', () => {
   });
 
   it('is false for a zombie', async () => {
-    // `true` exits, and the sleep that sh execs into never reaps it.
-    const child = spawn('/bin/sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The forked child exits at once; its parent never waits for it (a shell might), so it stays a zombie.
+    const child = spawn('python3', ['-c', 'import os, sys, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)'],
+      { stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(child);
     const zombie = Number(await waitForLine(child));
     for (let i = 0; i < 400 && readProcStat(zombie)?.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 5));

@@ -68,10 +68,12 @@ describe('parseMountOptions', () => {
 
   it('lists every option it understands itself, sorted', () => {
     expect(KNOWN_MOUNT_OPTIONS).toEqual([...KNOWN_MOUNT_OPTIONS].sort());
-    for (const o of ['ro', 'rw', 'nosuid', 'bind', 'rbind', 'tmpcopyup', ...Object.keys(PROPAGATION_OPTIONS)]) {
+    for (const o of ['ro', 'rw', 'nosuid', 'bind', 'rbind', ...Object.keys(PROPAGATION_OPTIONS)]) {
       expect(KNOWN_MOUNT_OPTIONS).toContain(o);
     }
     expect(KNOWN_MOUNT_OPTIONS).not.toContain('mode');
+    // Refused by validation, so not advertised by `features`.
+    expect(KNOWN_MOUNT_OPTIONS).not.toContain('tmpcopyup');
   });
 
   it('does not mutate the mount', () => {

@@ -89,7 +89,9 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   const ns = planNamespaces(linux.namespaces);
   const userns = ns.has('user');
 
-  // 0. Sockets named by host paths are connected while host paths still resolve.
+  // 0. Host paths are opened while they resolve, as the host's root: the sockets, and the state
+  // directory (exec.fifo) which a container root in a user namespace could not reach.
+  await ops.setStartFifo(o.stateDir);
   const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
   const listenerPath = o.seccomp?.notify ? linux.seccomp?.listenerPath : undefined;
   const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
@@ -119,9 +121,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (ns.unshareCgroup) await ops.unshare(CLONE.NEWCGROUP);
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
 
-  // 3. The root filesystem and everything mounted in it. The state directory (exec.fifo) is
-  // opened first: after pivot_root no host path resolves any more.
-  await ops.setStartFifo(o.stateDir);
+  // 3. The root filesystem and everything mounted in it.
   await prepareRootfs(ops, host, o, ns);
   for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns);
   // With the host's /dev bound in, it has its devices already: none are made (as in runc).
@@ -137,7 +137,6 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (!ns.has('mount')) await ops.chroot(o.rootfs, false);
   else if (o.noPivot) await ops.chroot(o.rootfs, true);
   else await ops.pivotRoot(o.rootfs);
-  if (ns.has('mount') && linux.rootfsPropagation) await ops.mount({ target: '/', flags: ROOT_PROPAGATION[linux.rootfsPropagation], inRoot: false });
   if (spec.root?.readonly) await ops.readonlyPath('/');
   // An empty name leaves the one the uts namespace has (as runc does); without a uts namespace it would clear the host's.
   if (spec.hostname) await ops.sethostname(spec.hostname);
@@ -147,6 +146,8 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   }
   for (const p of linux.readonlyPaths ?? []) await ops.readonlyPath(p);
   for (const p of linux.maskedPaths ?? []) await ops.maskPath(p);
+  // The root's configured propagation, last: an unbindable root would refuse the binds above.
+  if (ns.has('mount') && linux.rootfsPropagation) await ops.mount({ target: '/', flags: ROOT_PROPAGATION[linux.rootfsPropagation], inRoot: false });
 
   // 6. The process: what runs, as whom, with what. Then wait for `start`. (Without a process,
   // which the spec allows at create, the init just holds the namespaces; `start` refuses.)

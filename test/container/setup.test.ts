@@ -92,8 +92,9 @@ const hybridHierarchies: SetupOptions['cgroupHierarchies'] = [
 const cgroupMount = { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] };
 
 // Blocks of requests that many configs share.
+/** The first request of every setup: the state directory is opened while host paths resolve, as the host's root. */
+const FIFO = 'setStartFifo /run/tsrunc/ctr';
 const ROOTFS = [
-  'setStartFifo /run/tsrunc/ctr',
   'mount - / - REC|SLAVE -',
   'mount - / - PRIVATE -',
   'mount /b/rootfs /b/rootfs - BIND|REC -',
@@ -123,6 +124,7 @@ describe('setupContainer: request sequences', () => {
   it("runc's default config (terminal false) on a cgroup v2 host", async () => {
     const { log } = await setup(runcDefault(), { cgroup: unifiedCgroup, cgroupHierarchies: [{ key: '', mountPoint: '/sys/fs/cgroup', controllers: [], version: 2 }] });
     expect(log).toEqual([
+      FIFO,
       'clone NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET into /sys/fs/cgroup/ctr',
       `host.onPid ${PID}`,
       'unshare NEWCGROUP',
@@ -174,7 +176,7 @@ describe('setupContainer: request sequences', () => {
 
   it('the smallest config', async () => {
     expect((await setup(minimal())).log).toEqual([
-      'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS, ...PIVOT, ...TRUE_PROCESS,
+      FIFO, 'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS, ...PIVOT, ...TRUE_PROCESS,
     ]);
   });
 
@@ -185,6 +187,7 @@ describe('setupContainer: request sequences', () => {
       s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 1000 }, { containerID: 1000, hostID: 300000, size: 1 }];
     });
     expect((await setup(spec)).log).toEqual([
+      FIFO,
       'clone NEWNS|NEWUSER',
       `host.onPid ${PID}`,
       `host.writeIdMaps ${PID} uid="0 100000 65536\\n" gid="0 200000 1000\\n1000 300000 1\\n"`,
@@ -205,7 +208,7 @@ describe('setupContainer: request sequences', () => {
       s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 1 }];
     });
     const { log } = await setup(spec);
-    expect(log.slice(0, 4)).toEqual(['clone NEWNS|NEWUSER', `host.onPid ${PID}`, `host.writeIdMaps ${PID} uid="1000 100000 1\\n" gid="0 100000 1\\n"`, ROOTFS[0]]);
+    expect(log.slice(0, 5)).toEqual([FIFO, 'clone NEWNS|NEWUSER', `host.onPid ${PID}`, `host.writeIdMaps ${PID} uid="1000 100000 1\\n" gid="0 100000 1\\n"`, ROOTFS[0]]);
     expect(log).not.toContain('becomeRoot');
   });
 
@@ -217,6 +220,7 @@ describe('setupContainer: request sequences', () => {
       ];
     });
     expect((await setup(spec)).log).toEqual([
+      FIFO,
       'joinNamespaces NEWUSER=/proc/77/ns/user NEWIPC=/proc/77/ns/ipc NEWNET=/run/netns/n',
       'clone NEWNS|NEWPID',
       `host.onPid ${PID}`,
@@ -243,6 +247,7 @@ describe('setupContainer: request sequences', () => {
       host.sources = { '/b/data': 'dir', '/etc/resolv.conf': 'file', '/src': 'dir' };
     });
     expect(r.log).toEqual([
+      FIFO,
       'clone NEWNS',
       `host.onPid ${PID}`,
       ...ROOTFS,
@@ -267,7 +272,7 @@ describe('setupContainer: request sequences', () => {
 
   it('--no-pivot: chroot after moving the rootfs onto /', async () => {
     expect((await setup(minimal(), { noPivot: true })).log).toEqual([
-      'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS,
+      FIFO, 'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS,
       'mkdirAll / 0755 @root', 'chroot /b/rootfs move', ...TRUE_PROCESS,
     ]);
   });
@@ -277,12 +282,13 @@ describe('setupContainer: request sequences', () => {
       s.linux!.namespaces = [{ type: 'pid' }];
     });
     expect((await setup(spec)).log).toEqual([
-      'clone NEWPID', `host.onPid ${PID}`, 'setStartFifo /run/tsrunc/ctr', 'setRoot /b/rootfs', ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS,
+      FIFO,
+      'clone NEWPID', `host.onPid ${PID}`, 'setRoot /b/rootfs', ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS,
       'mkdirAll / 0755 @root', 'chroot /b/rootfs', ...TRUE_PROCESS,
     ]);
   });
 
-  it('rootfsPropagation shared: / rshared, the mount holding the rootfs private before the bind, / shared after pivot_root', async () => {
+  it('rootfsPropagation shared: / rshared, the mount holding the rootfs private before the bind, / shared at the end', async () => {
     const spec = minimal((s) => {
       s.linux!.rootfsPropagation = 'shared';
     });
@@ -290,15 +296,18 @@ describe('setupContainer: request sequences', () => {
       host.mountPoints = { '/b/rootfs': '/b' };
     });
     expect(r.log.slice(0, 7)).toEqual([
+      FIFO,
       'clone NEWNS',
       `host.onPid ${PID}`,
-      'setStartFifo /run/tsrunc/ctr',
       'mount - / - REC|SHARED -',
       'mount - /b - PRIVATE -',
       'mount /b/rootfs /b/rootfs - BIND|REC -',
       'setRoot /b/rootfs',
     ]);
-    expect(r.log.slice(r.log.indexOf('pivotRoot /b/rootfs'), r.log.indexOf('pivotRoot /b/rootfs') + 2)).toEqual(['pivotRoot /b/rootfs', 'mount - / - SHARED -']);
+    // The root's own propagation is set last, after pivot_root and every bind of masked and read-only paths.
+    const shared = r.log.indexOf('mount - / - SHARED -');
+    expect(shared).toBeGreaterThan(r.log.indexOf('pivotRoot /b/rootfs'));
+    expect(r.log.slice(shared + 1).filter((l) => /^(mount|maskPath|readonlyPath) /.test(l))).toEqual([]);
     expect(r.host.queries).toContain('mountPointOf /b/rootfs');
   });
 
@@ -311,18 +320,19 @@ describe('setupContainer: request sequences', () => {
       host.mountPoints = { '/b/rootfs': '/b/rootfs', '/b': '/' };
     });
     expect(r.log.slice(3, 6)).toEqual(['mount - / - REC|SHARED -', 'mount - /b/rootfs - PRIVATE -', 'mount /b/rootfs /b/rootfs - BIND|REC -']);
-    expect(r.log[r.log.indexOf('pivotRoot /b/rootfs') + 1]).toBe('mount - / - REC|SHARED -');
+    expect(r.log.lastIndexOf('mount - / - REC|SHARED -')).toBeGreaterThan(r.log.indexOf('pivotRoot /b/rootfs'));
   });
 
   it.each([
     ['private', 'PRIVATE'], ['rprivate', 'REC|PRIVATE'], ['slave', 'SLAVE'], ['rslave', 'REC|SLAVE'], ['unbindable', 'UNBINDABLE'], ['runbindable', 'REC|UNBINDABLE'],
-  ])('rootfsPropagation %s: rslave first (the rootfs bind must work), the value on the new root after pivot_root', async (propagation, flags) => {
+  ])('rootfsPropagation %s: rslave first (the rootfs bind must work), the value on the new root at the end', async (propagation, flags) => {
     const r = await setup(minimal((s) => {
       s.linux!.rootfsPropagation = propagation;
     }));
     expect(r.log.slice(3, 6)).toEqual(['mount - / - REC|SLAVE -', 'mount - / - PRIVATE -', 'mount /b/rootfs /b/rootfs - BIND|REC -']);
-    const pivot = r.log.indexOf('pivotRoot /b/rootfs');
-    expect(r.log[pivot + 1]).toBe(`mount - / - ${flags} -`);
+    const last = r.log.lastIndexOf(`mount - / - ${flags} -`);
+    expect(last).toBeGreaterThan(r.log.indexOf('pivotRoot /b/rootfs'));
+    expect(r.log.slice(last + 1).filter((l) => /^(mount|maskPath|readonlyPath) /.test(l))).toEqual([]);
   });
 
   it('a read-only root, hostname, domainname, sysctl, read-only and masked paths: in that order, after pivot_root', async () => {
@@ -336,6 +346,7 @@ describe('setupContainer: request sequences', () => {
       s.linux!.maskedPaths = ['/proc/kcore', '/sys/firmware'];
     });
     expect((await setup(spec)).log).toEqual([
+      FIFO,
       'clone NEWNS|NEWUTS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS, ...PIVOT,
       'readonlyPath /',
       'sethostname "box"',
@@ -364,6 +375,7 @@ describe('setupContainer: request sequences', () => {
     });
     const ro = 'RDONLY|NOSUID|NODEV|NOEXEC|REMOUNT|BIND|RELATIME';
     expect((await setup(spec, { cgroup: hybridCgroup, cgroupHierarchies: hybridHierarchies })).log).toEqual([
+      FIFO,
       'clone NEWNS',
       `host.onPid ${PID}`,
       `host.joinCgroup ${PID}`,
@@ -400,6 +412,7 @@ describe('setupContainer: request sequences', () => {
     });
     const flags = 'RDONLY|NOSUID|NODEV|NOEXEC|RELATIME';
     expect((await setup(spec, { cgroup: hybridCgroup, cgroupHierarchies: hybridHierarchies })).log).toEqual([
+      FIFO,
       'clone NEWNS',
       `host.onPid ${PID}`,
       `host.joinCgroup ${PID}`,
@@ -431,7 +444,8 @@ describe('setupContainer: request sequences', () => {
       s.mounts = [{ destination: '/sys/fs/cgroup', type: 'cgroup2', source: 'cgroup', options: ['nosuid', 'rw'] }];
     });
     const { log } = await setup(spec, { cgroup: unifiedCgroup });
-    expect(log.slice(0, 1 + 1 + ROOTFS.length + 3)).toEqual([
+    expect(log.slice(0, 1 + 1 + 1 + ROOTFS.length + 3)).toEqual([
+      FIFO,
       'clone NEWNS into /sys/fs/cgroup/ctr',
       `host.onPid ${PID}`,
       ...ROOTFS,
@@ -447,7 +461,8 @@ describe('setupContainer: request sequences', () => {
       s.linux!.namespaces!.push({ type: 'time' });
       s.linux!.timeOffsets = { monotonic: { secs: 86400 }, boottime: { secs: 1, nanosecs: 5 } };
     });
-    expect((await setup(spec)).log.slice(0, 4)).toEqual([
+    expect((await setup(spec)).log.slice(0, 5)).toEqual([
+      FIFO,
       'unshare NEWTIME',
       'writeFile /proc/self/timens_offsets "monotonic 86400 0\\nboottime 1 5\\n"',
       'clone NEWNS',
@@ -460,7 +475,8 @@ describe('setupContainer: request sequences', () => {
       s.process!.oomScoreAdj = -500;
       s.linux!.namespaces!.push({ type: 'cgroup' });
     });
-    expect((await setup(spec, { cgroup: hybridCgroup })).log.slice(0, 5)).toEqual([
+    expect((await setup(spec, { cgroup: hybridCgroup })).log.slice(0, 6)).toEqual([
+      FIFO,
       'clone NEWNS', `host.onPid ${PID}`, `host.joinCgroup ${PID}`, `host.setOomScoreAdj ${PID} -500`, 'unshare NEWCGROUP',
     ]);
   });
@@ -604,7 +620,7 @@ describe('setupContainer: the process', () => {
       s.process!.terminal = true;
     });
     const { log } = await setup(spec, { console: { path: '/run/console.sock' } });
-    expect(log[0]).toBe('connectSocket /run/console.sock -> fd 10');
+    expect(log.slice(0, 2)).toEqual([FIFO, 'connectSocket /run/console.sock -> fd 10']);
     expect(log.slice(-2)).toEqual(['setConsole fd=10 0x0', 'finish']);
   });
 
@@ -613,7 +629,7 @@ describe('setupContainer: the process', () => {
       s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/listener.sock' };
     });
     const r = await setup(spec, { seccomp: { program: Buffer.alloc(8), flags: 1, notify: true } });
-    expect(r.log[0]).toBe('connectSocket /run/listener.sock -> fd 10');
+    expect(r.log.slice(0, 2)).toEqual([FIFO, 'connectSocket /run/listener.sock -> fd 10']);
     expect(r.log.slice(-3)).toEqual(['setSeccomp 8 bytes flags=1', `setSeccompListener fd=10 state=listener-state(${PID})`, 'finish']);
   });
 
@@ -669,7 +685,7 @@ describe('setupContainer: errors stop the setup', () => {
       s.linux!.namespaces = [];
     }));
     expect(error.message).toMatch(/^root\.readonly: a read-only root needs a mount namespace/);
-    expect(log).toEqual(['clone 0', `host.onPid ${PID}`, 'setStartFifo /run/tsrunc/ctr']);
+    expect(log).toEqual([FIFO, 'clone 0', `host.onPid ${PID}`]);
   });
 
   it('a failed request: nothing after it is sent', async () => {
@@ -713,9 +729,8 @@ describe('setupContainer: ordering rules, for every config', () => {
     expect(root).toBeGreaterThan(clone);
     // Nothing is mounted before the container process exists (in its own mount namespace).
     expect(indexes(log, /^mount /).every((i) => i > clone)).toBe(true);
-    // The start fifo is opened while host paths still resolve.
-    expect(index(log, /^setStartFifo /)).toBeLessThan(root);
-    expect(index(log, /^setStartFifo /)).toBeGreaterThan(clone);
+    // The start fifo is opened first, while host paths resolve and the init is still the host's root.
+    expect(index(log, /^setStartFifo /)).toBe(0);
     // The cgroup is joined before the cgroup namespace is made, so that it is the namespace's root.
     const unshareCgroup = index(log, /^unshare NEWCGROUP$/);
     const join = index(log, /^host\.joinCgroup /);

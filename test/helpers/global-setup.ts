@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -17,6 +17,8 @@ export default function setup(project: TestProject) {
     if (!existsSync(join(repo, f))) throw new Error(`${f} is missing: run \`npm run build\` (or \`npm ci\`) first`);
   }
   const work = mkdtempSync(join(tmpdir(), 'tsrunc-test-'));
+  // Traversable, as bundle and state paths are under an engine: a container root in a user namespace must reach its rootfs.
+  chmodSync(work, 0o711);
   const isRoot = process.getuid?.() === 0;
   if (isRoot) execFileSync(join(repo, 'bundles', 'make-rootfs.sh'), [join(work, 'rootfs')], { stdio: 'ignore' });
   project.provide('work', work);

@@ -7,6 +7,7 @@ import type { LaunchedInit, Launcher, Supervision } from '../init/launch';
 import { checkNamespacePath } from '../linux/namespaces';
 import { loadConfig, ValidationError } from '../spec/validate';
 import { lsmSupport, type LsmSupport } from '../linux/lsm';
+import { boundingSet } from '../linux/capabilities';
 import type { Spec } from '../spec/types';
 import { readProcStat } from '../state/proc';
 import { StateStore, validateId, writeAtomic, type ContainerRecord } from '../state/store';
@@ -108,7 +109,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     const pid = await setupContainer(launched.channel, host, {
       spec, bundle: o.bundle, rootfs, stateDir: dir, noPivot: o.noPivot, preserveFds: o.preserveFds,
       console: o.consoleSocket !== undefined ? { path: o.consoleSocket } : launched.consoleFd !== undefined ? { fd: launched.consoleFd } : undefined,
-      seccomp, lsm, cgroup, cgroupHierarchies: readHierarchies(), log: o.log,
+      seccomp, lsm, cgroup, cgroupHierarchies: readHierarchies(), log: o.log, grantable: boundingSet(o.callerPid),
     });
     launched.channel.close();
     if (o.pidFile) writeAtomic(o.pidFile, String(pid), 0o644);

@@ -56,6 +56,8 @@ export interface SetupOptions {
   seccomp?: CompiledFilter;
   /** Which LSMs the host has (process.apparmorProfile, selinuxLabel, linux.mountLabel were checked against it). */
   lsm?: LsmSupport;
+  /** The bounding set the container's process starts with (the caller's). */
+  grantable?: bigint;
   cgroup?: CgroupRecord;
   cgroupHierarchies?: { key: string; mountPoint: string; controllers: string[]; version: 1 | 2 }[];
   log: Logger;
@@ -158,6 +160,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
     seccomp: o.seccomp,
     lsm: o.lsm,
     personality: linux.personality ? PERSONALITY_DOMAINS[linux.personality.domain] : undefined,
+    grantable: o.grantable,
     seccompListener: listenerFd !== undefined ? { fd: listenerFd, state: host.seccompListenerState(pid) } : undefined,
     log: o.log,
   });
@@ -314,6 +317,8 @@ export interface ProcessOptions {
   lsm?: LsmSupport;
   /** linux.personality's domain as personality(2) takes it. */
   personality?: number;
+  /** The bounding set of the process that becomes the container's: capabilities outside it cannot be granted. */
+  grantable?: bigint;
   seccompListener?: { fd: number; state: string };
   log: Logger;
 }
@@ -323,8 +328,9 @@ export async function configureProcess(ops: InitOps, p: Process, o: ProcessOptio
   await ops.setExec(p.args ?? [], p.env ?? [], p.cwd);
   await ops.setUser({ uid: p.user.uid, gid: p.user.gid, umask: p.user.umask, additionalGids: p.user.additionalGids ?? [], setgroups: o.setgroups });
   if (p.capabilities) {
-    const { masks, unsupported } = capabilityMasks(p.capabilities);
+    const { masks, unsupported, withheld } = capabilityMasks(p.capabilities, undefined, o.grantable);
     if (unsupported.length) o.log.warn(`capabilities not supported by this kernel, dropped: ${unsupported.join(', ')}`);
+    if (withheld.length) o.log.warn(`capabilities this host withholds (not in the bounding set tsrunc runs with), dropped: ${withheld.join(', ')}`);
     // The kernel raises an ambient capability only if it is inheritable and permitted too; runc
     // silently skips the others (`runc spec` itself asks for ambient ones without inheritable).
     const [, , inheritable, permitted, ambient] = masks;

@@ -32,16 +32,25 @@ export function lastCapability(): number {
  * running kernel does not know are dropped and reported, as runc does; names
  * nobody knows were already rejected by validation.
  */
-export function capabilityMasks(caps: Capabilities, kernelLast = lastCapability()): { masks: bigint[]; unsupported: string[] } {
+export function capabilityMasks(caps: Capabilities, kernelLast = lastCapability(), grantable = ~0n): { masks: bigint[]; unsupported: string[]; withheld: string[] } {
   const unsupported = new Set<string>();
+  const withheld = new Set<string>();
   const masks = CAPABILITY_SETS.map((set) => {
     let mask = 0n;
     for (const name of caps[set] ?? []) {
       const n = (CAPABILITIES as readonly string[]).indexOf(name);
       if (n < 0 || n > kernelLast) unsupported.add(name);
+      // A capability outside our own bounding set cannot be granted (capset fails): the spec asks for a warning, not a failure.
+      else if (!((grantable >> BigInt(n)) & 1n)) withheld.add(name);
       else mask |= 1n << BigInt(n);
     }
     return mask;
   });
-  return { masks, unsupported: [...unsupported] };
+  return { masks, unsupported: [...unsupported], withheld: [...withheld] };
+}
+
+/** The bounding set of a process: what it, and anything it starts, can ever hold. */
+export function boundingSet(pid: number | 'self' = 'self'): bigint {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? BigInt(`0x${m[1]}`) : ~0n;
 }

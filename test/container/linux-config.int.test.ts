@@ -197,6 +197,18 @@ describe.skipIf(!isRoot())('the whole Linux config, read back from inside (root)
     for (const f of ['CapBnd', 'CapPrm', 'CapEff', 'CapInh', 'CapAmb']) expect(statusField(status, f), f).toBe(maskOf(all));
   });
 
+  it('capabilities the host withholds are dropped with a warning (the spec: SHOULD NOT fail); unknown names fail', async () => {
+    const withheld = CAPABILITIES.filter((c) => !hostCapabilities().includes(c));
+    if (!withheld.length) return; // a host that withholds nothing: nothing to drop
+    const all = [...CAPABILITIES];
+    const r = await h.run(h.spec(['sh', '-c', 'cat /proc/$$/status'], (s) => {
+      s.process!.capabilities = { bounding: all, effective: all, inheritable: all, permitted: all, ambient: all };
+    }));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`level=warning msg="capabilities this host withholds .*dropped: ${withheld[0]}`));
+    expect(statusField(r.stdout, 'CapBnd')).toBe(maskOf(hostCapabilities()));
+  });
+
   it('supplementary groups, uid and gid show in /proc/self/status', async () => {
     const status = await inside('cat /proc/$$/status', (s) => { s.process!.user = { uid: 1234, gid: 4321, additionalGids: [10, 20] }; });
     expect(statusField(status, 'Uid')).toBe('1234\t1234\t1234\t1234');

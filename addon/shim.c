@@ -14,7 +14,7 @@
  *       the container's pid from <state dir>/pid once tsrunc writes it, reaps
  *       it, records its end. If the state directory disappears before a pid
  *       shows up, create failed and was cleaned up: the shim just exits.
- *   tsrunc-shim foreground <state dir> <pid> <console fd|-1> -- <cleanup command...>
+ *   tsrunc-shim foreground <state dir|-> <pid> <console fd|-1> -- <cleanup command...>
  *       Replaces a foreground `tsrunc run` in place (execve; same pid, so it is
  *       already the container's parent): forwards signals or relays the
  *       terminal, records the end, runs the cleanup command, exits with
@@ -51,6 +51,7 @@ static void die(const char *what) {
 /* <state dir>/exit, written atomically: {"pid":N,"exitCode":N,"signal":N,"exitedAt":"RFC3339"} */
 static void record_exit(int status) {
   char tmp[4096], path[4096], when[64];
+  if (!strcmp(state_dir, "-")) return; /* an exec'd process: its end is not the container's */
   struct timespec ts;
   struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);

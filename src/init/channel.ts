@@ -186,7 +186,7 @@ export class InitChannel implements InitOps {
     await this.call(Op.RunHook, hookFields(h), `run hook ${h.path}`);
   }
   async finish(): Promise<void> {
-    await this.call(Op.Finish, [], 'start the container process');
+    await this.call(Op.Finish, [], 'set up the process');
   }
 }
 

@@ -20,6 +20,17 @@ export const NSFS_NAMES: Record<NamespaceType, string> = {
  */
 const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
 
+/**
+ * For exec: every namespace the container has, as /proc/<pid>/ns paths of its
+ * process, in joining order. Types the config does not list are the host's,
+ * which the exec'd process shares already.
+ */
+export function namespacesOf(namespaces: Namespace[] = [], pid: number): { type: NamespaceType; flag: number; path: string }[] {
+  return namespaces
+    .map((ns) => ({ type: ns.type, flag: NAMESPACE_FLAGS[ns.type], path: `/proc/${pid}/ns/${NSFS_NAMES[ns.type]}` }))
+    .sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+}
+
 export interface NamespacePlan {
   /** CLONE_NEW* flags for namespaces created by clone() itself. */
   cloneFlags: number;

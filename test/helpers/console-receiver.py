@@ -18,7 +18,8 @@ data, fds, _flags, _addr = socket.recv_fds(conn, 1024, 4)
 info = {"data": data.decode(), "fds": len(fds)}
 master = fds[0]
 info["link"] = os.readlink(f"/proc/self/fd/{master}")
-info["ptn"] = struct.unpack("I", fcntl.ioctl(master, termios.TIOCGPTN, b"\0\0\0\0"))[0]
+TIOCGPTN = 0x80045430  # <asm-generic/ioctls.h>: the pty number, which only a pty master answers
+info["ptn"] = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0\0\0\0"))[0]
 rows, cols = struct.unpack("HHHH", fcntl.ioctl(master, termios.TIOCGWINSZ, b"\0" * 8))[:2]
 info["size"] = [rows, cols]
 os.write(master, command.encode() + b"\n")

@@ -629,6 +629,8 @@ static void op_mask_path(struct msg *m) {
   }
   struct stat st;
   if (fstat(tfd, &st) < 0) FAIL("stat");
+  /* O_NOFOLLOW on an O_PATH open yields the link itself: masking it would hide nothing, following it could reach anywhere. */
+  if (S_ISLNK(st.st_mode)) { close(tfd); errno = ELOOP; FAIL("is a symlink"); }
   char tbuf[64], sbuf[64];
   fd_path(tbuf, sizeof tbuf, tfd);
   int r;
@@ -671,6 +673,9 @@ static void op_readonly_path(struct msg *m) {
     if (errno == ENOENT) OK(0);
     FAIL("open");
   }
+  struct stat st;
+  if (fstat(tfd, &st) < 0) FAIL("stat");
+  if (S_ISLNK(st.st_mode)) { close(tfd); errno = ELOOP; FAIL("is a symlink"); }
   char buf[64];
   fd_path(buf, sizeof buf, tfd);
   /* "/" is already a mount (the rootfs bind); a second bind would stack a mount that our root does not see. */
@@ -989,6 +994,30 @@ static void report_late(int err, const char *fmt, ...) {
   else dprintf(2, "tsrunc: %s\n", msg);
 }
 
+/*
+ * Is the working directory below our root? Walk up with ".." until a
+ * directory is its own parent: inside the root that is "/" itself (".." of
+ * the root is the root); a cwd reached through a leaked fd climbs to some
+ * other root instead (CVE-2024-21626). openat and fstat only: unlike
+ * getcwd(2), container seccomp profiles allow them.
+ */
+static int cwd_inside_root(void) {
+  struct stat root, cur, up;
+  if (stat("/", &root) < 0) return 0;
+  int fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  for (int depth = 0; fd >= 0 && depth < 4096; depth++) {
+    if (fstat(fd, &cur) < 0) break;
+    if (cur.st_dev == root.st_dev && cur.st_ino == root.st_ino) { close(fd); return 1; }
+    int parent = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    fd = parent;
+    if (fd < 0 || fstat(fd, &up) < 0) break;
+    if (up.st_dev == cur.st_dev && up.st_ino == cur.st_ino) break; /* a root, and not ours */
+  }
+  if (fd >= 0) close(fd);
+  return 0;
+}
+
 static void op_finish(void) {
   const char *failed = NULL;
   if (!plan.args) {
@@ -1028,11 +1057,13 @@ static void op_finish(void) {
   } else {
     chdir_done = 1;
   }
-  if (apply_caps_and_user(&failed) < 0) FAIL(failed);
-  if (!chdir_done && chdir(plan.cwd) < 0) FAIL("chdir to cwd");
   /* The working directory must lie inside the container root, not be reachable only through a leaked fd. */
-  char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/') { errno = EPERM; FAIL("cwd is outside the container root"); }
+  if (chdir_done && !cwd_inside_root()) { errno = EPERM; FAIL("cwd is outside the container root"); }
+  if (apply_caps_and_user(&failed) < 0) FAIL(failed);
+  if (!chdir_done) {
+    if (chdir(plan.cwd) < 0) FAIL("chdir to cwd");
+    if (!cwd_inside_root()) { errno = EPERM; FAIL("cwd is outside the container root"); }
+  }
   if (plan.umask >= 0) umask((mode_t)plan.umask);
   add_home();
   char *exe = look_path(plan.args[0]);

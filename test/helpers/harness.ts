@@ -25,6 +25,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Extra fds for the child, from fd 3 on. */
   extraFds?: number[];
+  /** 'null': stdin is /dev/null instead of a pipe (Node makes that pipe a socketpair). */
+  stdin?: 'null';
 }
 
 /**
@@ -38,15 +40,15 @@ export async function exec(cmd: string, args: string[], o: RunOptions = {}): Pro
   const err = openSync(join(dir, 'err'), 'w+');
   try {
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['pipe', out, err, ...(o.extraFds ?? [])] });
+      const child = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: [o.stdin === 'null' ? 'ignore' : 'pipe', out, err, ...(o.extraFds ?? [])] });
       const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
       child.on('error', reject);
       child.on('exit', (c, s) => {
         clearTimeout(timer);
         resolve({ code: c, signal: s });
       });
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(o.input ?? '');
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(o.input ?? '');
     });
     return { code, signal, stdout: readFileSync(join(dir, 'out'), 'utf8'), stderr: readFileSync(join(dir, 'err'), 'utf8') };
   } finally {
@@ -116,10 +118,10 @@ export class Harness {
   }
 
   /** create (without the shim, as under an engine unless flags say otherwise) and check it worked. */
-  async create(spec: Spec, flags: string[] = ['--no-shim']): Promise<{ id: string; bundle: string; pid: number }> {
+  async create(spec: Spec, flags: string[] = ['--no-shim'], o: RunOptions = {}): Promise<{ id: string; bundle: string; pid: number }> {
     const bundle = this.bundle(spec);
     const id = this.id();
-    const r = await this.tsrunc(['create', '-b', bundle, ...flags, id]);
+    const r = await this.tsrunc(['create', '-b', bundle, ...flags, id], o);
     if (r.code !== 0) throw new Error(`create failed (${r.code}): ${r.stderr}`);
     const state = JSON.parse((await this.tsrunc(['state', id])).stdout);
     return { id, bundle, pid: state.pid };

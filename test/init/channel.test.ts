@@ -219,7 +219,7 @@ describe('InitChannel replies', () => {
     const { init, channel } = connected();
     init.exit();
     await new Promise((r) => setImmediate(r));
-    await expect(channel.finish()).rejects.toThrow("start the container process: the container's init process exited");
+    await expect(channel.finish()).rejects.toThrow("set up the process: the container's init process exited");
     expect(init.requests).toEqual([]);
   });
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "frame.h"
 #include "sealed_exec.h"
 
 #ifndef TSRUNC_NODE
@@ -58,8 +59,8 @@ static void put(struct buf *b, const void *data, size_t n) {
   memcpy(b->p + b->len, data, n);
   b->len += n;
 }
-static void put_u32(struct buf *b, uint32_t v) { uint8_t x[4]; for (int i = 0; i < 4; i++) x[i] = (uint8_t)(v >> (8 * i)); put(b, x, 4); }
-static void put_u64(struct buf *b, uint64_t v) { uint8_t x[8]; for (int i = 0; i < 8; i++) x[i] = (uint8_t)(v >> (8 * i)); put(b, x, 8); }
+static void put_u32(struct buf *b, uint32_t v) { uint8_t x[4]; put_le(x, v, 4); put(b, x, 4); }
+static void put_u64(struct buf *b, uint64_t v) { uint8_t x[8]; put_le(x, v, 8); put(b, x, 8); }
 static void put_str(struct buf *b, const char *s, size_t n) { put_u32(b, (uint32_t)n); put(b, s, n); }
 static void put_strs(struct buf *b, char **v) {
   uint32_t n = 0;
@@ -68,82 +69,17 @@ static void put_strs(struct buf *b, char **v) {
   for (uint32_t i = 0; i < n; i++) put_str(b, v[i], strlen(v[i]));
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-  const uint8_t *c = p;
-  while (n) {
-    ssize_t w = write(fd, c, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    c += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-static int read_all(int fd, void *p, size_t n) {
-  uint8_t *c = p;
-  while (n) {
-    ssize_t r = read(fd, c, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return -1;
-    c += r;
-    n -= (size_t)r;
-  }
-  return 0;
-}
-
 /* Sends a frame whose body is b (the length prefix is added here). */
 static void send_frame(int sock, struct buf *b) {
   uint8_t hdr[4];
-  for (int i = 0; i < 4; i++) hdr[i] = (uint8_t)(b->len >> (8 * i));
-  if (write_all(sock, hdr, 4) < 0 || write_all(sock, b->p, b->len) < 0) fail("send to the tsrunc server");
+  put_le(hdr, b->len, 4);
+  if (write_full(sock, hdr, 4) < 0 || write_full(sock, b->p, b->len) < 0) fail("send to the tsrunc server");
   b->len = 0;
 }
 
-struct msg { uint8_t *p; size_t len, off; };
-
-static uint32_t get_u32(struct msg *m) {
-  uint32_t v = 0;
-  if (m->len - m->off < 4) { errno = EBADMSG; fail("bad message from the tsrunc server"); }
-  for (int i = 3; i >= 0; i--) v = v << 8 | m->p[m->off + (size_t)i];
-  m->off += 4;
-  return v;
-}
-static uint64_t get_u64(struct msg *m) {
-  uint64_t v = 0;
-  if (m->len - m->off < 8) { errno = EBADMSG; fail("bad message from the tsrunc server"); }
-  for (int i = 7; i >= 0; i--) v = v << 8 | m->p[m->off + (size_t)i];
-  m->off += 8;
-  return v;
-}
-static char *get_str(struct msg *m, size_t *n) {
-  uint32_t len = get_u32(m);
-  if (m->len - m->off < len) { errno = EBADMSG; fail("bad message from the tsrunc server"); }
-  char *s = malloc((size_t)len + 1);
-  if (!s) fail("malloc");
-  memcpy(s, m->p + m->off, len);
-  s[len] = 0;
-  m->off += len;
-  if (n) *n = len;
-  return s;
-}
-static char **get_strs(struct msg *m) {
-  uint32_t n = get_u32(m);
-  char **v = calloc((size_t)n + 1, sizeof *v);
-  if (!v) fail("calloc");
-  for (uint32_t i = 0; i < n; i++) v[i] = get_str(m, NULL);
-  return v;
-}
-
-static int read_frame(int sock, struct msg *m) {
-  uint8_t hdr[4];
-  if (read_all(sock, hdr, 4) < 0) return -1;
-  m->len = (size_t)hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16 | (size_t)hdr[3] << 24;
-  m->off = 0;
-  free(m->p);
-  m->p = malloc(m->len ? m->len : 1);
-  if (!m->p || read_all(sock, m->p, m->len) < 0) return -1;
-  return 0;
+/* A message the server sent that does not parse: nothing sensible can follow. */
+static void check(struct msg *m) {
+  if (m->bad) { errno = EBADMSG; fail("bad message from the tsrunc server"); }
 }
 
 /* ---- finding or starting the server ---- */
@@ -244,6 +180,7 @@ static void do_spawn(int sock, struct msg *m, struct buf *out, int *console_keep
   char **argv = get_strs(m);
   uint64_t flags = get_u64(m);
   int first_free = (int)get_u64(m);
+  check(m);
   int pair[2] = { -1, -1 };
   if ((flags & SPAWN_CONSOLE_PAIR) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) pair[0] = pair[1] = -1;
   pid_t pid = fork();
@@ -269,6 +206,7 @@ static void do_spawn(int sock, struct msg *m, struct buf *out, int *console_keep
 
 static void do_exec(struct msg *m) {
   char **argv = get_strs(m), **env = get_strs(m), **keep = get_strs(m);
+  check(m);
   for (char **k = keep; *k; k++) fcntl(atoi(*k), F_SETFD, 0);
   execve(argv[0], argv, env);
   fprintf(stderr, "tsrunc: exec %s: %s\n", argv[0], strerror(errno));
@@ -326,14 +264,16 @@ int main(int argc, char **argv) {
 
   struct msg m = {0};
   int console_keep = -1;
-  while (read_frame(sock, &m) == 0) {
+  while (read_msg(sock, &m, 1u << 30) == 0) {
     uint32_t type = get_u32(&m);
+    check(&m);
     switch (type) {
     case MSG_OUTPUT: {
       int fd = (int)get_u64(&m);
-      size_t len;
-      char *data = get_str(&m, &len);
-      (void)!write_all(fd == 2 ? 2 : 1, data, len);
+      size_t len = 0;
+      char *data = get_bytes(&m, &len);
+      check(&m);
+      (void)!write_full(fd == 2 ? 2 : 1, data, len);
       free(data);
       break;
     }
@@ -345,7 +285,11 @@ int main(int argc, char **argv) {
       send_frame(sock, &out);
       break;
     case MSG_EXEC: do_exec(&m); break;
-    case MSG_EXIT: exit((int)get_u64(&m));
+    case MSG_EXIT: {
+      int code = (int)get_u64(&m);
+      check(&m);
+      exit(code);
+    }
     default: errno = EBADMSG; fail("unknown message from the tsrunc server");
     }
   }

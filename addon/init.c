@@ -51,6 +51,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 
+#include "frame.h"
 #include "protocol.h"
 
 #ifndef CLONE_INTO_CGROUP
@@ -101,89 +102,7 @@ static struct {
   size_t nhooks;
 } plan = { .umask = -1, .setgroups = 1, .fifo_dir = -1, .console_sock = -1, .listener_sock = -1, .personality = -1 };
 
-/* ---- framing ---- */
-
-struct msg { uint8_t *p; size_t len, off; int bad; };
-
-static int read_full(int fd, void *buf, size_t n) {
-  uint8_t *p = buf;
-  while (n) {
-    ssize_t r = read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return -1;
-    p += r; n -= (size_t)r;
-  }
-  return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t n) {
-  const uint8_t *p = buf;
-  while (n) {
-    ssize_t r = write(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return -1;
-    p += r; n -= (size_t)r;
-  }
-  return 0;
-}
-
-static uint64_t get_u64(struct msg *m) {
-  uint64_t v = 0;
-  if (m->len - m->off < 8) { m->bad = 1; return 0; }
-  for (int i = 7; i >= 0; i--) v = (v << 8) | m->p[m->off + (size_t)i];
-  m->off += 8;
-  return v;
-}
-
-static uint32_t get_u32(struct msg *m) {
-  uint32_t v = 0;
-  if (m->len - m->off < 4) { m->bad = 1; return 0; }
-  for (int i = 3; i >= 0; i--) v = (v << 8) | m->p[m->off + (size_t)i];
-  m->off += 4;
-  return v;
-}
-
-/* Returns a NUL-terminated copy; *n gets the byte count (strings may hold NULs, e.g. BPF). */
-static char *get_bytes(struct msg *m, size_t *n) {
-  uint32_t len = get_u32(m);
-  if (m->bad || m->len - m->off < len) { m->bad = 1; return NULL; }
-  char *s = malloc((size_t)len + 1);
-  if (!s) { m->bad = 1; return NULL; }
-  memcpy(s, m->p + m->off, len);
-  s[len] = 0;
-  m->off += len;
-  if (n) *n = len;
-  return s;
-}
-
-static char *get_str(struct msg *m) { return get_bytes(m, NULL); }
-
-static char **get_strs(struct msg *m) {
-  uint32_t count = get_u32(m);
-  if (m->bad || count > 65536) { m->bad = 1; return NULL; }
-  char **v = calloc((size_t)count + 1, sizeof *v);
-  if (!v) { m->bad = 1; return NULL; }
-  for (uint32_t i = 0; i < count && !m->bad; i++) v[i] = get_str(m);
-  return m->bad ? NULL : v;
-}
-
-static int read_msg(struct msg *m) {
-  uint8_t hdr[4];
-  if (read_full(chan, hdr, 4) < 0) return -1;
-  uint32_t len = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
-  if (len > MAX_FRAME) return -1;
-  free(m->p);
-  m->p = malloc(len ? len : 1);
-  m->len = len;
-  m->off = 0;
-  m->bad = 0;
-  if (!m->p || read_full(chan, m->p, len) < 0) return -1;
-  return 0;
-}
-
-static void put_le(uint8_t *p, uint64_t v, int n) {
-  for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
+/* ---- framing: frame.h ---- */
 
 /* err: 0 or an errno; detail: which sub-step failed, for the error message. */
 static void reply(int err, int64_t value, const char *detail) {
@@ -361,7 +280,7 @@ static void op_unshare(struct msg *m) {
 
 static void op_write_file(struct msg *m) {
   char *path = get_str(m);
-  size_t len;
+  size_t len = 0;
   char *data = get_bytes(m, &len);
   unsigned opts = (unsigned)get_u64(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
@@ -589,7 +508,7 @@ static void op_set_personality(struct msg *m) {
 }
 
 static void op_set_affinity(struct msg *m) {
-  size_t len;
+  size_t len = 0;
   char *mask = get_bytes(m, &len);
   if (m->bad || len == 0) { errno = EINVAL; FAIL("bad request"); }
   if (sched_setaffinity(0, len, (cpu_set_t *)mask) < 0) FAIL("sched_setaffinity");
@@ -613,6 +532,25 @@ static void op_sethostname(struct msg *m, int domain) {
 }
 
 /*
+ * Opens a path of the container (masked and read-only paths, /dev/null)
+ * without following a symlink anywhere on the way. Returns the fd, 0 when the
+ * path does not exist (nothing to do), or -1 with errno (ELOOP for a symlink:
+ * O_NOFOLLOW on an O_PATH open yields the link itself, and masking the link
+ * would hide nothing while following it could reach anywhere).
+ */
+static int open_exact(const char *path, struct stat *st) {
+  int fd = open_in_root(path, O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
+  if (fd < 0) return errno == ENOENT ? 0 : -1;
+  if (fstat(fd, st) < 0 || S_ISLNK(st->st_mode)) {
+    int e = S_ISLNK(st->st_mode) ? ELOOP : errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+/*
  * maskedPaths: a file gets the container's /dev/null bound over it, a
  * directory an empty read-only tmpfs. /dev/null itself is opened without
  * following symlinks and checked to be the real 1:3 character device, so a
@@ -622,24 +560,19 @@ static void op_sethostname(struct msg *m, int domain) {
 static void op_mask_path(struct msg *m) {
   char *path = get_str(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
-  int tfd = open_in_root(path, O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
-  if (tfd < 0) {
-    if (errno == ENOENT) OK(0); /* nothing to mask */
-    FAIL("open");
-  }
   struct stat st;
-  if (fstat(tfd, &st) < 0) FAIL("stat");
-  /* O_NOFOLLOW on an O_PATH open yields the link itself: masking it would hide nothing, following it could reach anywhere. */
-  if (S_ISLNK(st.st_mode)) { close(tfd); errno = ELOOP; FAIL("is a symlink"); }
+  int tfd = open_exact(path, &st);
+  if (tfd == 0) OK(0); /* nothing to mask */
+  if (tfd < 0) FAIL(errno == ELOOP ? "is a symlink" : "open");
   char tbuf[64], sbuf[64];
   fd_path(tbuf, sizeof tbuf, tfd);
   int r;
   if (S_ISDIR(st.st_mode)) {
     r = mount("tmpfs", tbuf, "tmpfs", MS_RDONLY, "size=0,mode=0500");
   } else {
-    int nfd = open_in_root("/dev/null", O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
     struct stat ns;
-    if (nfd < 0 || fstat(nfd, &ns) < 0) FAIL("open /dev/null");
+    int nfd = open_exact("/dev/null", &ns);
+    if (nfd <= 0) { if (nfd == 0) errno = ENOENT; FAIL("open /dev/null"); }
     if (!S_ISCHR(ns.st_mode) || major(ns.st_rdev) != 1 || minor(ns.st_rdev) != 3) { errno = EPERM; FAIL("/dev/null is not the null device"); }
     fd_path(sbuf, sizeof sbuf, nfd);
     r = mount(sbuf, tbuf, NULL, MS_BIND, NULL);
@@ -668,14 +601,10 @@ static unsigned long statvfs_mount_flags(int fd) {
 static void op_readonly_path(struct msg *m) {
   char *path = get_str(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
-  int tfd = open_in_root(path, O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
-  if (tfd < 0) {
-    if (errno == ENOENT) OK(0);
-    FAIL("open");
-  }
   struct stat st;
-  if (fstat(tfd, &st) < 0) FAIL("stat");
-  if (S_ISLNK(st.st_mode)) { close(tfd); errno = ELOOP; FAIL("is a symlink"); }
+  int tfd = open_exact(path, &st);
+  if (tfd == 0) OK(0); /* nothing to make read-only */
+  if (tfd < 0) FAIL(errno == ELOOP ? "is a symlink" : "open");
   char buf[64];
   fd_path(buf, sizeof buf, tfd);
   /* "/" is already a mount (the rootfs bind); a second bind would stack a mount that our root does not see. */
@@ -735,7 +664,7 @@ static void op_set_rlimit(struct msg *m) {
 }
 
 static void op_set_seccomp(struct msg *m) {
-  size_t len;
+  size_t len = 0;
   char *prog = get_bytes(m, &len);
   plan.seccomp_flags = (unsigned)get_u64(m);
   if (m->bad || len == 0 || len % sizeof(struct sock_filter)) { errno = EINVAL; FAIL("bad request"); }
@@ -1137,7 +1066,7 @@ int main(int argc, char **argv) {
   umask(022);
   signal(SIGPIPE, SIG_IGN);
   struct msg m = {0};
-  while (read_msg(&m) == 0) {
+  while (read_msg(chan, &m, MAX_FRAME) == 0) {
     uint32_t op = get_u32(&m);
     errno = 0;
     switch (op) {

@@ -10,6 +10,7 @@ import { closeSync, fstatSync, readSync } from 'node:fs';
 import type * as Koffi from 'koffi';
 import type { Seccomp } from '../spec/types';
 import { TsruncError } from '../sys/errors';
+import { memfdCreate, MFD_CLOEXEC } from '../sys/libc';
 import type { Logger } from '../sys/log';
 
 const ACT_KILL_PROCESS = 0x80000000, ACT_KILL_THREAD = 0x00000000, ACT_TRAP = 0x00030000, ACT_NOTIFY = 0x7fc00000;
@@ -62,7 +63,6 @@ interface Lib {
   syscallResolve: Koffi.KoffiFunction;
   ruleAddArray: Koffi.KoffiFunction;
   exportBpf: Koffi.KoffiFunction;
-  memfd: Koffi.KoffiFunction;
 }
 
 let lib: Lib | undefined;
@@ -77,7 +77,6 @@ function libseccomp(): Lib {
   } catch (err) {
     throw new TsruncError(`linux.seccomp: libseccomp.so.2 cannot be loaded (install libseccomp2): ${(err as Error).message}`);
   }
-  const libc = koffi.load('libc.so.6');
   koffi.struct('scmp_arg_cmp', { arg: 'uint32_t', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
   lib = {
     koffi,
@@ -88,7 +87,6 @@ function libseccomp(): Lib {
     syscallResolve: so.func('int seccomp_syscall_resolve_name(const char *name)'),
     ruleAddArray: so.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int n, const scmp_arg_cmp *args)'),
     exportBpf: so.func('int seccomp_export_bpf(void *ctx, int fd)'),
-    memfd: libc.func('int memfd_create(const char *name, unsigned int flags)'),
   };
   return lib;
 }
@@ -152,8 +150,7 @@ export function compileSeccomp(s: Seccomp, log: Logger): CompiledFilter {
 }
 
 function exportProgram(l: Lib, ctx: unknown): Buffer {
-  const fd = l.memfd('tsrunc-seccomp', 1 /* MFD_CLOEXEC */) as number;
-  if (fd < 0) throw new TsruncError(`seccomp: memfd_create failed: errno ${l.koffi.errno()}`);
+  const fd = memfdCreate('tsrunc-seccomp', MFD_CLOEXEC);
   try {
     const r = l.exportBpf(ctx, fd) as number;
     if (r < 0) throw new TsruncError(`seccomp: exporting the filter failed: errno ${-r}`);

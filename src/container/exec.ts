@@ -3,7 +3,7 @@ import type { Launcher } from '../init/launch';
 import { namespacesOf } from '../linux/namespaces';
 import { lsmSupport } from '../linux/lsm';
 import { boundingSet } from '../linux/capabilities';
-import { PERSONALITY_DOMAINS, ioprioValue, schedAttr } from '../linux/sched';
+import { PERSONALITY_DOMAINS, cpuMask } from '../linux/sched';
 import type { CompiledFilter } from '../seccomp/filter';
 import type { Process, Spec } from '../spec/types';
 import { writeAtomic, type StateStore } from '../state/store';
@@ -11,7 +11,7 @@ import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
 import { RealHostSide } from './host';
 import { loadContainer, loadSavedConfig } from './load';
-import { configureProcess, type HostSide } from './setup';
+import { applyFromOutside, configureProcess, type HostSide } from './setup';
 import { SHIM_BINARY } from '../init/launch';
 
 export interface ExecSetupOptions {
@@ -37,16 +37,14 @@ export async function execSequence(ops: InitOps, host: HostSide, o: ExecSetupOpt
   // Host paths resolve only until the mount namespace is joined.
   const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
   const affinity = p.execCPUAffinity;
-  if (affinity?.initial) await ops.setAffinity((await import('../linux/sched')).cpuMask(affinity.initial, 'process.execCPUAffinity.initial'));
+  if (affinity?.initial) await ops.setAffinity(cpuMask(affinity.initial, 'process.execCPUAffinity.initial'));
   await ops.joinNamespaces(namespacesOf(o.spec.linux?.namespaces, o.containerPid).map(({ flag, path }) => ({ flag, path })));
   // A fork: joining a pid namespace applies to children only.
   const pid = await ops.clone(0, o.cgroupDir);
   host.onPid(pid);
   if (!o.cgroupDir) host.joinCgroup(pid);
-  if (p.oomScoreAdj !== undefined) host.setOomScoreAdj(pid, p.oomScoreAdj);
-  if (p.ioPriority) host.setIoPriority(pid, ioprioValue(p.ioPriority.class, p.ioPriority.priority));
-  if (p.scheduler) host.setScheduler(pid, schedAttr(p.scheduler));
-  if (affinity?.final) await ops.setAffinity((await import('../linux/sched')).cpuMask(affinity.final, 'process.execCPUAffinity.final'));
+  applyFromOutside(host, pid, p);
+  if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
   const personality = o.spec.linux?.personality;
   await configureProcess(ops, p, {
     preserveFds: o.preserveFds, consoleFd, setgroups: true, seccomp: o.seccomp, lsm: lsmSupport(), grantable: o.grantable,

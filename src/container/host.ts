@@ -95,7 +95,4 @@ export class RealHostSide implements HostSide {
     return best;
   }
 
-  warn(msg: string): void {
-    this.log.warn(msg);
-  }
 }

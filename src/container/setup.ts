@@ -5,6 +5,7 @@ import { cleanPath, parseMountOptions } from '../linux/mounts';
 import { planNamespaces, type NamespacePlan } from '../linux/namespaces';
 import { capabilityMasks } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
+import { sysctlPath } from '../linux/sysctl';
 import { cpuMask, ioprioValue, PERSONALITY_DOMAINS, schedAttr } from '../linux/sched';
 import { apparmorExecFile, withMountLabel, type LsmSupport } from '../linux/lsm';
 import type { CgroupRecord } from '../cgroups/types';
@@ -38,7 +39,6 @@ export interface HostSide {
   seccompListenerState(pid: number): string;
   /** The mounts of the host mount namespace (for the rootfs' parent mount). */
   mountPointOf(path: string): string;
-  warn(msg: string): void;
 }
 
 export interface SetupOptions {
@@ -116,9 +116,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   // or it could not even create a file in the container's own tmpfs (EOVERFLOW).
   if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) await ops.becomeRoot();
   if (o.cgroup && o.cgroup.mode !== 'unified') host.joinCgroup(pid);
-  if (spec.process?.oomScoreAdj !== undefined) host.setOomScoreAdj(pid, spec.process.oomScoreAdj);
-  if (spec.process?.ioPriority) host.setIoPriority(pid, ioprioValue(spec.process.ioPriority.class, spec.process.ioPriority.priority));
-  if (spec.process?.scheduler) host.setScheduler(pid, schedAttr(spec.process.scheduler));
+  if (spec.process) applyFromOutside(host, pid, spec.process);
   // After joining the cgroup, so that it is the root of the new cgroup namespace.
   if (ns.unshareCgroup) await ops.unshare(CLONE.NEWCGROUP);
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
@@ -143,9 +141,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   // An empty name leaves the one the uts namespace has (as runc does); without a uts namespace it would clear the host's.
   if (spec.hostname) await ops.sethostname(spec.hostname);
   if (spec.domainname) await ops.setdomainname(spec.domainname);
-  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    await ops.writeFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, true);
-  }
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) await ops.writeFile(sysctlPath(key), value, true);
   for (const p of linux.readonlyPaths ?? []) await ops.readonlyPath(p);
   for (const p of linux.maskedPaths ?? []) await ops.maskPath(p);
   // The root's configured propagation, last: an unbindable root would refuse the binds above.
@@ -167,6 +163,13 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   for (const hook of spec.hooks?.startContainer ?? []) await ops.addHook(hookRequest(hook, host.hookState(pid, 'created')));
   await ops.finish();
   return pid;
+}
+
+/** The process settings applied from outside, to the process before it runs anything configured (create and exec). */
+export function applyFromOutside(host: HostSide, pid: number, p: Process): void {
+  if (p.oomScoreAdj !== undefined) host.setOomScoreAdj(pid, p.oomScoreAdj);
+  if (p.ioPriority) host.setIoPriority(pid, ioprioValue(p.ioPriority.class, p.ioPriority.priority));
+  if (p.scheduler) host.setScheduler(pid, schedAttr(p.scheduler));
 }
 
 function mapsRoot(uids: IdMapping[] = [], gids: IdMapping[] = []): boolean {

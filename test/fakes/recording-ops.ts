@@ -194,7 +194,6 @@ export class RecordingHost implements HostSide {
   mountPoints: Record<string, string> = {};
   /** Calls that only ask something (statSource, hookState, mountPointOf), kept apart from the log. */
   readonly queries: string[] = [];
-  readonly warnings: string[] = [];
 
   constructor(readonly log: string[] = []) {}
 
@@ -234,9 +233,6 @@ export class RecordingHost implements HostSide {
   mountPointOf(path: string): string {
     this.queries.push(`mountPointOf ${path}`);
     return this.mountPoints[path] ?? '/';
-  }
-  warn(msg: string): void {
-    this.warnings.push(msg);
   }
 }
 

@@ -105,7 +105,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
       o.store.write(record);
       // For tsrunc-shim, which waits to learn which of its children is the container.
       writeAtomic(`${dir}/pid`, String(pid));
-    }, o.bundle, o.log);
+    }, o.bundle);
     const pid = await setupContainer(launched.channel, host, {
       spec, bundle: o.bundle, rootfs, stateDir: dir, noPivot: o.noPivot, preserveFds: o.preserveFds,
       console: o.consoleSocket !== undefined ? { path: o.consoleSocket } : launched.consoleFd !== undefined ? { fd: launched.consoleFd } : undefined,

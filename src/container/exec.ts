@@ -84,7 +84,7 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
   const seccomp = spec.linux?.seccomp ? (await import('../seccomp/filter')).compileSeccomp(spec.linux.seccomp, o.log) : undefined;
   if (!o.detach) await o.launcher.becomeSubreaper();
   const launched = await o.launcher.launch({ preserveFds: o.preserveFds, supervision: { kind: o.detach ? 'caller' : 'self' }, consolePair: !!o.process.terminal && !o.detach && o.consoleSocket === undefined });
-  const host = new RealHostSide(spec, record.cgroup, () => '{}', () => {}, record.bundle, o.log);
+  const host = new RealHostSide(spec, record.cgroup, () => '{}', () => {}, record.bundle);
   let pid: number;
   try {
     pid = await execSequence(launched.channel, host, {

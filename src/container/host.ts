@@ -5,7 +5,6 @@ import { runHooksOrThrow } from './hooks';
 import type { HostSide } from './setup';
 import type { Spec } from '../spec/types';
 import { TsruncError } from '../sys/errors';
-import type { Logger } from '../sys/log';
 
 /** The host-side half of container setup (see HostSide), done by tsrunc directly. */
 export class RealHostSide implements HostSide {
@@ -15,7 +14,6 @@ export class RealHostSide implements HostSide {
     private readonly state: (pid: number, status: 'creating' | 'created') => string,
     private readonly recordPid: (pid: number) => void,
     private readonly bundle: string,
-    private readonly log: Logger,
   ) {}
 
   statSource(path: string): 'dir' | 'file' | 'missing' {

@@ -1,0 +1,261 @@
+/**
+ * containerd 1.6 (ctr, containerd-shim-runc-v2) with RUNTIME plugged in by
+ * `ctr run --runc-binary` (the shim's options.BinaryName). The config.toml
+ * runtime entry with options.BinaryName is used by the CRI plugin only (ctr
+ * 1.6 has no way to pick a configured runtime): see cri.e2e.test.ts.
+ * ctr 1.6 has no `task update` and never closes a task's stdin: update and
+ * stdin are tested through Docker and podman.
+ */
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { Containerd } from './engines';
+import { IMAGE, RUNTIME, alive, catches, childrenOf, commOf, frozen, median, mountsUnder, onTerminal, ppidOf, processesMentioning, runtimeIds, scratch, show, start, waitFor } from './lib';
+
+const IMG = `docker.io/${IMAGE}`;
+const ctd = new Containerd(scratch('containerd'));
+let n = 0;
+const newId = () => `e2e-ctr-${process.pid}-${++n}`;
+
+beforeAll(async () => {
+  await ctd.start();
+  await ctd.importImage();
+});
+
+afterEach(async () => {
+  await ctd.clean();
+});
+
+afterAll(async () => {
+  await ctd.stop();
+});
+
+const ctrRun = (id: string, cmd: string[], flags: string[] = [], timeoutMs?: number) => ctd.ctr(['run', ...ctd.runFlags(), ...flags, IMG, id, ...cmd], { timeoutMs });
+
+async function runDetached(id: string, cmd: string[] = ['sleep', '1000'], flags: string[] = []): Promise<number> {
+  const r = await ctrRun(id, cmd, ['-d', ...flags]);
+  expect(r.code, show(r)).toBe(0);
+  const t = (await ctd.tasks()).get(id);
+  expect(t?.status, `task ${id}: ${JSON.stringify(t)}\n${ctd.logTail()}`).toBe('RUNNING');
+  return t!.pid;
+}
+
+/** `ctr task ps`: the host pids of the container's processes (the shim asks the runtime's `ps`). */
+async function taskPids(id: string): Promise<number[]> {
+  const r = await ctd.ctr(['task', 'ps', id]);
+  expect(r.code, show(r)).toBe(0);
+  return r.stdout.trim().split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+/** Nothing of id is left: no task, no container, no runtime state, no mount, no shim. */
+async function expectNoTrace(id: string): Promise<void> {
+  expect((await ctd.tasks()).has(id)).toBe(false);
+  expect(await ctd.containers()).not.toContain(id);
+  expect(await runtimeIds(join(ctd.runtimeRoot, 'default'))).not.toContain(id);
+  expect(mountsUnder(ctd.dir).filter((m) => m.includes(id))).toEqual([]);
+  await waitFor(`the shim of ${id} to exit`, () => processesMentioning(`-id ${id} `).length === 0, 5_000);
+}
+
+describe('containerd (ctr --runc-binary)', () => {
+  test('run --rm: stdout, exit codes 0 and 3, nothing left', async () => {
+    const a = newId();
+    const r = await ctrRun(a, ['sh', '-c', 'echo hello from $(cat /proc/1/comm)'], ['--rm']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toBe('hello from sh\n');
+    await expectNoTrace(a);
+    const b = newId();
+    const r3 = await ctrRun(b, ['sh', '-c', 'echo out; echo err >&2; exit 3'], ['--rm']);
+    expect(r3.code, show(r3)).toBe(3);
+    expect(r3.stdout).toBe('out\n');
+    expect(r3.stderr).toContain('err\n');
+    await expectNoTrace(b);
+  });
+
+  test('killed → 137 (`ctr task kill -s SIGKILL` of a foreground ctr run)', async () => {
+    const id = newId();
+    const fg = start('/usr/bin/ctr', ['-a', ctd.sock, 'run', '--rm', ...ctd.runFlags(), IMG, id, 'sleep', '1000']);
+    await waitFor(`${id} to run`, async () => (await ctd.tasks()).get(id)?.status === 'RUNNING');
+    const k = await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    expect(k.code, show(k)).toBe(0);
+    const f = await fg.result;
+    expect(f.code, show(f)).toBe(137);
+    await expectNoTrace(id);
+  });
+
+  test('tty: ctr run -t on a terminal', async () => {
+    const id = newId();
+    const r = await onTerminal(['/usr/bin/ctr', '-a', ctd.sock, 'run', '--rm', '-t', ...ctd.runFlags(), IMG, id, 'sh', '-c', 'tty; [ -t 0 ] && echo stdin-is-a-tty; exit 3'], { timeoutMs: 30_000 });
+    expect(r.stdout, show(r)).toMatch(/\/dev\/pts\/0\r*\n/);
+    expect(r.stdout).toContain('stdin-is-a-tty');
+    expect(r.code, show(r)).toBe(3);
+    await expectNoTrace(id);
+  });
+
+  test('detached: task ls, the container is a child of the shim, the runtime state agrees', async () => {
+    const id = newId();
+    const pid = await runDetached(id);
+    expect(alive(pid)).toBe(true);
+    // The runtime must not leave a process between the shim and the container.
+    expect(commOf(ppidOf(pid))).toMatch(/^containerd-shim/);
+    expect(commOf(pid)).toBe('sleep');
+    const info = await ctd.ctr(['task', 'ls']);
+    expect(info.stdout).toMatch(new RegExp(`${id}\\s+${pid}\\s+RUNNING`));
+  });
+
+  test('task ps (runtime ps)', async () => {
+    const id = newId();
+    const pid = await runDetached(id);
+    expect(await taskPids(id)).toEqual([pid]);
+    const d = await ctd.ctr(['task', 'exec', '-d', '--fifo-dir', ctd.fifoDir, '--exec-id', 'e1', id, 'sleep', '999']);
+    expect(d.code, show(d)).toBe(0);
+    const pids = await taskPids(id);
+    expect(pids.length).toBe(2);
+    expect(pids).toContain(pid);
+  });
+
+  test('exec: exit code, stdout, stderr, -t, detached', async () => {
+    const id = newId();
+    const pid = await runDetached(id);
+    const r = await ctd.ctr(['task', 'exec', '--fifo-dir', ctd.fifoDir, '--exec-id', 'e1', id, 'sh', '-c', 'echo in $(cat /proc/1/comm); echo oops >&2; exit 4']);
+    expect(r.code, show(r)).toBe(4);
+    expect(r.stdout).toBe('in sleep\n');
+    expect(r.stderr).toContain('oops');
+    const t = await onTerminal(['/usr/bin/ctr', '-a', ctd.sock, 'task', 'exec', '-t', '--fifo-dir', ctd.fifoDir, '--exec-id', 'e2', id, 'sh', '-c', 'tty; exit 5'], { timeoutMs: 30_000 });
+    expect(t.stdout, show(t)).toMatch(/\/dev\/pts\/\d+/);
+    expect(t.code, show(t)).toBe(5);
+    const d = await ctd.ctr(['task', 'exec', '-d', '--fifo-dir', ctd.fifoDir, '--exec-id', 'e3', id, 'sleep', '999']);
+    expect(d.code, show(d)).toBe(0);
+    // The exec'd process is, like the container's first process, a child of the shim.
+    const others = childrenOf(ppidOf(pid)).filter((p) => p !== pid);
+    expect(others.map(commOf)).toEqual(['sleep']);
+  });
+
+  test('pause and resume freeze and thaw the cgroup', async () => {
+    const id = newId();
+    const pid = await runDetached(id);
+    const p = await ctd.ctr(['task', 'pause', id]);
+    expect(p.code, show(p)).toBe(0);
+    expect((await ctd.tasks()).get(id)?.status).toBe('PAUSED');
+    expect(frozen(pid)).toBe(true);
+    const r = await ctd.ctr(['task', 'resume', id]);
+    expect(r.code, show(r)).toBe(0);
+    expect((await ctd.tasks()).get(id)?.status).toBe('RUNNING');
+    expect(frozen(pid)).toBe(false);
+  });
+
+  test('kill with a signal reaches the container process', async () => {
+    const id = newId();
+    const fg = start('/usr/bin/ctr', ['-a', ctd.sock, 'run', '--rm', ...ctd.runFlags(), IMG, id, 'sh', '-c', 'trap "exit 7" USR1; while :; do sleep 0.1; done']);
+    let pid = 0;
+    await waitFor(`${id} to trap USR1`, async () => {
+      pid = (await ctd.tasks()).get(id)?.pid ?? 0;
+      return pid > 0 && catches(pid, 10);
+    });
+    const k = await ctd.ctr(['task', 'kill', '-s', 'SIGUSR1', id]);
+    expect(k.code, show(k)).toBe(0);
+    const f = await fg.result;
+    expect(f.code, show(f)).toBe(7);
+  });
+
+  test('stop: SIGTERM is ignored by sleep as pid 1, then SIGKILL → 137', async () => {
+    const id = newId();
+    const fg = start('/usr/bin/ctr', ['-a', ctd.sock, 'run', '--rm', ...ctd.runFlags(), IMG, id, 'sleep', '1000']);
+    await waitFor(`${id} to run`, async () => (await ctd.tasks()).get(id)?.status === 'RUNNING');
+    const term = await ctd.ctr(['task', 'kill', id]);
+    expect(term.code, show(term)).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await ctd.tasks()).get(id)?.status).toBe('RUNNING');
+    await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    const f = await fg.result;
+    expect(f.code, show(f)).toBe(137);
+  });
+
+  test('kill --all signals every process of the container', async () => {
+    const id = newId();
+    const pid = await runDetached(id);
+    const d = await ctd.ctr(['task', 'exec', '-d', '--fifo-dir', ctd.fifoDir, '--exec-id', 'bg', id, 'sleep', '999']);
+    expect(d.code, show(d)).toBe(0);
+    const pids = childrenOf(ppidOf(pid));
+    expect(pids.length).toBe(2);
+    const k = await ctd.ctr(['task', 'kill', '--all', '-s', 'SIGKILL', id]);
+    expect(k.code, show(k)).toBe(0);
+    await waitFor('every process to die', () => pids.every((p) => !alive(p)));
+    await waitFor(`${id} to stop`, async () => (await ctd.tasks()).get(id)?.status === 'STOPPED');
+    expect(alive(pid)).toBe(false);
+  });
+
+  test('restart: a new task for a container whose task ended', async () => {
+    const id = newId();
+    const pid1 = await runDetached(id);
+    await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    await waitFor(`${id} to stop`, async () => (await ctd.tasks()).get(id)?.status === 'STOPPED');
+    const del = await ctd.ctr(['task', 'delete', id]);
+    expect(del.code, show(del)).toBe(0);
+    const s = await ctd.ctr(['task', 'start', '-d', '--fifo-dir', ctd.fifoDir, id]);
+    expect(s.code, show(s)).toBe(0);
+    const t = (await ctd.tasks()).get(id);
+    expect(t?.status).toBe('RUNNING');
+    expect(t?.pid).not.toBe(pid1);
+    expect(commOf(t!.pid)).toBe('sleep');
+  });
+
+  test("a bad mount: ctr shows the runtime's message, nothing is left", async () => {
+    const id = newId();
+    const r = await ctrRun(id, ['true'], ['--rm', '--mount', 'type=bind,src=/nonexistent-e2e-source,dst=/mnt/x,options=rbind:ro']);
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toMatch(/OCI runtime create failed/);
+    expect(r.stderr).toContain('nonexistent-e2e-source');
+    await expectNoTrace(id);
+  });
+
+  test("a missing binary: ctr shows the runtime's message, nothing is left", async () => {
+    const id = newId();
+    const r = await ctrRun(id, ['/no/such/binary'], ['--rm']);
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toMatch(/OCI runtime (create|start) failed/);
+    expect(r.stderr).toContain('/no/such/binary');
+    await expectNoTrace(id);
+  });
+
+  test('ten containers started concurrently all run and are all cleaned up', async () => {
+    const ids = Array.from({ length: 10 }, () => newId());
+    const rs = await Promise.all(ids.map((id) => ctrRun(id, ['sleep', '1000'], ['-d'], 60_000)));
+    rs.forEach((r) => expect(r.code, show(r)).toBe(0));
+    const tasks = await ctd.tasks();
+    const pids = ids.map((id) => {
+      expect(tasks.get(id)?.status, id).toBe('RUNNING');
+      return tasks.get(id)!.pid;
+    });
+    expect(new Set(pids).size).toBe(10);
+    expect((await runtimeIds(join(ctd.runtimeRoot, 'default'))).sort()).toEqual([...ids].sort());
+    await Promise.all(ids.map((id) => ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id])));
+    await waitFor('all to stop', async () => {
+      const t = await ctd.tasks();
+      return ids.every((id) => t.get(id)?.status === 'STOPPED');
+    });
+    const ds = await Promise.all(ids.map((id) => ctd.ctr(['task', 'delete', id])));
+    ds.forEach((r) => expect(r.code, show(r)).toBe(0));
+    const cs = await Promise.all(ids.map((id) => ctd.ctr(['containers', 'delete', id])));
+    cs.forEach((r) => expect(r.code, show(r)).toBe(0));
+    for (const id of ids) await expectNoTrace(id);
+    expect(await runtimeIds(join(ctd.runtimeRoot, 'default'))).toEqual([]);
+    pids.forEach((p) => expect(alive(p)).toBe(false));
+  });
+
+  test('ctr run --rm wall time, this runtime and runc (median of 10)', async () => {
+    const time = async (binary: string): Promise<number> => {
+      const ms: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const id = newId();
+        const t0 = process.hrtime.bigint();
+        const r = await ctd.ctr(['run', '--rm', '--fifo-dir', ctd.fifoDir, '--runc-binary', binary, '--runc-root', ctd.runtimeRoot, IMG, id, 'true']);
+        const t = Number(process.hrtime.bigint() - t0) / 1e6;
+        expect(r.code, show(r)).toBe(0);
+        ms.push(t);
+      }
+      return median(ms);
+    };
+    const mine = await time(RUNTIME);
+    const runc = await time('/usr/sbin/runc');
+    process.stdout.write(`\nctr run --rm true (median of 10): ${RUNTIME}: ${mine.toFixed(0)} ms; /usr/sbin/runc: ${runc.toFixed(0)} ms\n`);
+  });
+});

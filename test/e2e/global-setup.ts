@@ -1,0 +1,160 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+const repo = resolve(__dirname, '..', '..');
+const RUNTIME = resolve(process.env.E2E_RUNTIME ?? join(repo, 'addon', 'build', 'tsrunc'));
+const IMAGE = 'e2e/busybox:latest';
+
+/** Programs the suite drives; a missing one fails the run (the engines come from .ci/run's apt line). */
+const TOOLS = ['/usr/bin/containerd', '/usr/bin/ctr', '/usr/bin/containerd-shim-runc-v2', '/usr/sbin/dockerd', '/usr/bin/docker', '/usr/bin/podman', '/usr/bin/conmon', '/usr/bin/script', '/usr/sbin/runc'];
+
+/**
+ * Paths outside the scratch directory that the engines create whatever they
+ * are told: containerd's shim sockets (/run/containerd/s), dockerd's plugin
+ * directory, podman's blob cache and network directory. Those that did not
+ * exist before the run are removed after it (when empty of anything else).
+ */
+const ENGINE_LITTER = ['/run/containerd/s', '/run/containerd', '/run/docker/plugins', '/run/docker', '/var/lib/containers/cache', '/var/lib/containers', '/run/containers/networks', '/run/containers'];
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * An image archive made by hand from a directory: one layer tar, an OCI
+ * config, manifest and index named by their sha256 (an OCI image layout,
+ * for `ctr images import` and `podman load`), plus Docker's manifest.json
+ * (Docker 20.10's `docker load` reads only that).
+ */
+function buildImage(rootfs: string, dir: string, out: string): void {
+  const blobs = join(dir, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const layerTmp = join(dir, 'layer.tar');
+  execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', rootfs, '-cf', layerTmp, '.']);
+  const layer = readFileSync(layerTmp);
+  const layerDigest = sha256(layer);
+  renameSync(layerTmp, join(blobs, layerDigest));
+  const blob = (s: string) => {
+    const d = sha256(s);
+    writeFileSync(join(blobs, d), s);
+    return { digest: `sha256:${d}`, size: Buffer.byteLength(s) };
+  };
+  const config = blob(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      created: '1970-01-01T00:00:00Z',
+      config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], WorkingDir: '/' },
+      rootfs: { type: 'layers', diff_ids: [`sha256:${layerDigest}`] },
+      history: [{ created: '1970-01-01T00:00:00Z', created_by: 'tsrunc e2e: busybox-static rootfs' }],
+    }),
+  );
+  const manifest = blob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layerDigest}`, size: layer.length }],
+    }),
+  );
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          annotations: { 'io.containerd.image.name': `docker.io/${IMAGE}`, 'org.opencontainers.image.ref.name': 'latest' },
+        },
+      ],
+    }),
+  );
+  writeFileSync(
+    join(dir, 'manifest.json'),
+    JSON.stringify([{ Config: `blobs/sha256/${config.digest.slice(7)}`, RepoTags: [IMAGE], Layers: [`blobs/sha256/${layerDigest}`] }]),
+  );
+  execFileSync('tar', ['-C', dir, '-cf', out, 'oci-layout', 'index.json', 'manifest.json', 'blobs']);
+}
+
+function runtimeRootEntries(): Set<string> {
+  const roots = ['/run/tsrunc', '/run/runc'];
+  const s = new Set<string>();
+  for (const r of roots) if (existsSync(r)) for (const e of readdirSync(r)) s.add(join(r, e));
+  return s;
+}
+
+function processesMentioning(text: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      const st = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (args.includes(text) && !/\) [ZX] /.test(st)) out.push(`${e} ${args}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+export default function setup(project: TestProject) {
+  if (process.getuid?.() !== 0) throw new Error('the e2e suite starts containerd, dockerd and podman: run it as root');
+  try {
+    accessSync(RUNTIME, constants.X_OK);
+  } catch {
+    throw new Error(`E2E_RUNTIME ${RUNTIME} is not an executable (build tsrunc with \`npm run build\`, or point E2E_RUNTIME at a runtime)`);
+  }
+  const missing = TOOLS.filter((t) => !existsSync(t));
+  if (missing.length) throw new Error(`the engines are not installed (${missing.join(', ')}): apt-get install containerd docker.io podman conmon runc bsdutils`);
+
+  const litterBefore = new Set(ENGINE_LITTER.filter((p) => existsSync(p)));
+  const shimSocketsBefore = new Set(existsSync('/run/containerd/s') ? readdirSync('/run/containerd/s') : []);
+  const rootEntriesBefore = runtimeRootEntries();
+
+  const work = mkdtempSync('/tmp/tsrunc-e2e-');
+  // Traversable: engines hand bundles and mounts under it to the runtime.
+  chmodSync(work, 0o711);
+  const rootfs = join(work, 'rootfs');
+  execFileSync(join(repo, 'bundles', 'make-rootfs.sh'), [rootfs], { stdio: 'ignore' });
+  buildImage(rootfs, join(work, 'image'), join(work, 'image.tar'));
+  execFileSync('tar', ['--owner=0', '--group=0', '--numeric-owner', '-C', rootfs, '-cf', join(work, 'rootfs.tar'), '.']);
+  process.stdout.write(`e2e: runtime ${RUNTIME}, scratch ${work}\n`);
+  project.provide('e2eWork', work);
+
+  return () => {
+    const leaks: string[] = [];
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
+    if (mounts.length) leaks.push(`${mounts.length} mounts under ${work}:\n  ${mounts.join('\n  ')}`);
+    const procs = processesMentioning(work);
+    if (procs.length) leaks.push(`processes:\n  ${procs.join('\n  ')}`);
+    const sockets = existsSync('/run/containerd/s') ? readdirSync('/run/containerd/s').filter((s) => !shimSocketsBefore.has(s)) : [];
+    if (sockets.length) leaks.push(`containerd shim sockets in /run/containerd/s: ${sockets.join(' ')}`);
+    // podman calls the runtime without --root: its containers' state is in the runtime's default root, named by 64-hex ids.
+    const entries = [...runtimeRootEntries()].filter((e) => !rootEntriesBefore.has(e) && /\/[0-9a-f]{64}$/.test(e));
+    if (entries.length) leaks.push(`runtime state left by podman: ${entries.join(' ')}`);
+    if (!mounts.length) rmSync(work, { recursive: true, force: true });
+    for (const p of ENGINE_LITTER) {
+      if (litterBefore.has(p) || !existsSync(p)) continue;
+      try {
+        if (p === '/var/lib/containers/cache') rmSync(p, { recursive: true, force: true });
+        else if (statSync(p).isDirectory()) rmdirSync(p);
+      } catch {
+        /* not empty: someone else's */
+      }
+    }
+    if (leaks.length) throw new Error(`the e2e suite left things behind:\n${leaks.join('\n')}`);
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    e2eWork: string;
+  }
+}

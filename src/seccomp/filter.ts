@@ -34,11 +34,14 @@ export const OPERATORS: Record<string, number> = {
   SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
 };
 
-/** seccomp(2) SECCOMP_FILTER_FLAG_* by their OCI names. */
+/** seccomp(2) SECCOMP_FILTER_FLAG_* by name. */
 export const FLAGS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
   SECCOMP_FILTER_FLAG_NEW_LISTENER: 8, SECCOMP_FILTER_FLAG_TSYNC_ESRCH: 16, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
 };
+
+/** The flags a config may ask for (runtime-spec config-linux.md); NEW_LISTENER and TSYNC_ESRCH are tsrunc's to set. */
+export const CONFIG_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'];
 
 /** OCI architecture names -> libseccomp's names for seccomp_arch_resolve_name. */
 export function libseccompArch(oci: string): string {
@@ -137,7 +140,7 @@ export function compileSeccomp(s: Seccomp, log: Logger): CompiledFilter {
     });
     let flags = 0;
     for (const f of s.flags ?? []) {
-      if (!(f in FLAGS)) throw new TsruncError(`linux.seccomp.flags: unknown flag ${JSON.stringify(f)}`);
+      if (!CONFIG_FLAGS.includes(f)) throw new TsruncError(`linux.seccomp.flags: unknown flag ${JSON.stringify(f)}`);
       flags |= FLAGS[f];
     }
     // The init is single-threaded: TSYNC means nothing there, and it cannot be combined with a listener.

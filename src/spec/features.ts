@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CAPABILITIES } from '../linux/capabilities';
 import { KNOWN_MOUNT_OPTIONS } from '../linux/mounts';
 import { NAMESPACE_FLAGS } from '../linux/namespaces';
-import { ACTIONS, FLAGS, OPERATORS } from '../seccomp/filter';
+import { ACTIONS, CONFIG_FLAGS, OPERATORS } from '../seccomp/filter';
 import { OCI_VERSION } from './defaults';
 
 /** Architectures libseccomp knows by name (SCMP_ARCH_*), as the spec spells them. */
@@ -35,8 +35,8 @@ export function featuresDocument(): Record<string, unknown> {
         actions: Object.keys(ACTIONS).sort(),
         operators: Object.keys(OPERATORS).sort(),
         archs: SECCOMP_ARCHS,
-        knownFlags: Object.keys(FLAGS).sort(),
-        supportedFlags: Object.keys(FLAGS).sort(),
+        knownFlags: [...CONFIG_FLAGS],
+        supportedFlags: [...CONFIG_FLAGS],
       },
       apparmor: { enabled: true },
       selinux: { enabled: true },

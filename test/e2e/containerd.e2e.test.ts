@@ -2,14 +2,17 @@
  * containerd 1.6 (ctr, containerd-shim-runc-v2) with RUNTIME plugged in by
  * `ctr run --runc-binary` (the shim's options.BinaryName). The config.toml
  * runtime entry with options.BinaryName is used by the CRI plugin only (ctr
- * 1.6 has no way to pick a configured runtime): see cri.e2e.test.ts.
+ * 1.6 has no way to pick a configured runtime): the CRI tests at the end
+ * drive it as the kubelet would, through the runtime handler "tsrunc".
  * ctr 1.6 has no `task update` and never closes a task's stdin: update and
  * stdin are tested through Docker and podman.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { ContainerState, CriClient } from './cri';
 import { Containerd } from './engines';
-import { IMAGE, RUNTIME, alive, catches, childrenOf, commOf, frozen, median, mountsUnder, onTerminal, ppidOf, processesMentioning, runtimeIds, scratch, show, start, waitFor } from './lib';
+import { IMAGE, RUNTIME, RUNTIME_NAME, sleep, alive, catches, childrenOf, commOf, frozen, median, mountsUnder, onTerminal, ppidOf, processesMentioning, runtimeIds, scratch, show, start, waitFor } from './lib';
 
 const IMG = `docker.io/${IMAGE}`;
 const ctd = new Containerd(scratch('containerd'));
@@ -257,5 +260,57 @@ describe('containerd (ctr --runc-binary)', () => {
     const mine = await time(RUNTIME);
     const runc = await time('/usr/sbin/runc');
     process.stdout.write(`\nctr run --rm true (median of 10): ${RUNTIME}: ${mine.toFixed(0)} ms; /usr/sbin/runc: ${runc.toFixed(0)} ms\n`);
+  });
+});
+
+describe('containerd CRI (config.toml runtime "tsrunc", options.BinaryName)', () => {
+  const cri = new CriClient(ctd.sock);
+
+  beforeAll(async () => {
+    // CRI's images live in the k8s.io namespace.
+    await ctd.importImage('k8s.io');
+  });
+
+  /** Runs fn with a hostNetwork pod whose sandbox runs through the runtime handler; the pod is removed afterwards. */
+  async function withPod(name: string, fn: (podId: string, podConfig: ReturnType<CriClient['podConfig']>, logDir: string) => Promise<void>) {
+    const logDir = join(ctd.dir, 'pods', name);
+    mkdirSync(logDir, { recursive: true });
+    const podConfig = cri.podConfig(name, `uid-${name}`, logDir);
+    const podId = await cri.runPodSandbox(podConfig, RUNTIME_NAME);
+    try {
+      await fn(podId, podConfig, logDir);
+    } finally {
+      await cri.stopPodSandbox(podId);
+      await cri.removePodSandbox(podId);
+    }
+    // Sandbox and containers are gone from the runtime handler's root.
+    expect(await runtimeIds(join(ctd.criRuntimeRoot, 'k8s.io'))).toEqual([]);
+  }
+
+  test('a pod runs through the handler: the sandbox and a container are in its Root, exit code and log reach CRI', async () => {
+    await withPod(`pod-${process.pid}-1`, async (podId, podConfig, logDir) => {
+      // The sandbox was created by RUNTIME with the entry's Root: it is in the runtime's own list there.
+      expect(await runtimeIds(join(ctd.criRuntimeRoot, 'k8s.io'))).toContain(podId);
+      const id = await cri.createContainer(podId, podConfig, 'c1', `docker.io/${IMAGE}`, ['sh', '-c', 'echo hello from cri; exit 3'], 'c1.log');
+      await cri.startContainer(id);
+      let st = await cri.containerStatus(id);
+      for (let i = 0; i < 200 && st.state !== ContainerState.EXITED; i++) {
+        await sleep(50);
+        st = await cri.containerStatus(id);
+      }
+      expect(st.state, JSON.stringify(st)).toBe(ContainerState.EXITED);
+      expect(st.exitCode).toBe(3);
+      expect(readFileSync(join(logDir, 'c1.log'), 'utf8')).toMatch(/ stdout F hello from cri\n/);
+    });
+  });
+
+  test('ExecSync into a running container of the pod', async () => {
+    await withPod(`pod-${process.pid}-2`, async (podId, podConfig) => {
+      const id = await cri.createContainer(podId, podConfig, 'c2', `docker.io/${IMAGE}`, ['sleep', '1000'], 'c2.log');
+      await cri.startContainer(id);
+      expect((await cri.containerStatus(id)).state).toBe(ContainerState.RUNNING);
+      const r = await cri.execSync(id, ['sh', '-c', 'echo exec out; exit 2']);
+      expect(r).toEqual({ stdout: 'exec out\n', stderr: '', exitCode: 2 });
+    });
   });
 });

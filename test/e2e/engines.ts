@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Daemon, DOCKER, LoggedRuntime, IMAGE, RUNTIME, RUNTIME_NAME, imageTar, killLeftovers, mountsUnder, ok, processesMentioning, run, show, sleep, unmountUnder, waitFor, writeJson, type Result, type RunOptions } from './lib';
+import { Daemon, DOCKER, LoggedRuntime, IMAGE, PAUSE_IMAGE, RUNTIME, RUNTIME_NAME, imageTar, killLeftovers, mountsUnder, ok, processesMentioning, run, show, sleep, unmountUnder, waitFor, writeJson, type Result, type RunOptions } from './lib';
 
 // ---------------------------------------------------------------- containerd
 
@@ -49,7 +49,7 @@ plugin_dir = ""
 [${cri}]
   # CAP_SYS_RESOURCE is not in this machine's bounding set: the pod sandbox's oom_score_adj -998 would fail.
   restrict_oom_score_adj = true
-  sandbox_image = "docker.io/${IMAGE}"
+  sandbox_image = "docker.io/${PAUSE_IMAGE}"
   disable_apparmor = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -172,7 +172,22 @@ export class Dockerd {
     return join(this.execRoot, `runtime-${RUNTIME_NAME}`, 'moby');
   }
 
-  async start(storageDriver = process.env.E2E_DOCKER_STORAGE ?? 'overlay2'): Promise<void> {
+  /** Starts dockerd with overlay2 (E2E_DOCKER_STORAGE overrides); if overlay2 cannot work here, says so and uses vfs. */
+  async start(): Promise<void> {
+    const wanted = process.env.E2E_DOCKER_STORAGE;
+    if (wanted) return this.startWith(wanted);
+    try {
+      await this.startWith('overlay2');
+    } catch (e) {
+      process.stderr.write(`e2e: dockerd could not start with overlay2, retrying with vfs: ${(e as Error).message}\n`);
+      await this.daemon?.stop();
+      await unmountUnder(this.dir);
+      rmSync(join(this.dir, 'data'), { recursive: true, force: true });
+      await this.startWith('vfs');
+    }
+  }
+
+  private async startWith(storageDriver: string): Promise<void> {
     // daemon.json carries the runtime, as a user would configure it; --add-runtime would do the same.
     writeJson(join(this.dir, 'daemon.json'), { runtimes: { [RUNTIME_NAME]: { path: RUNTIME }, [`${RUNTIME_NAME}-logged`]: { path: this.logged.path } } });
     mkdirSync(join(this.dir, 'client'), { recursive: true });

@@ -7,6 +7,7 @@ import type { TestProject } from 'vitest/node';
 const repo = resolve(__dirname, '..', '..');
 const RUNTIME = resolve(process.env.E2E_RUNTIME ?? join(repo, 'addon', 'build', 'tsrunc'));
 const IMAGE = 'e2e/busybox:latest';
+const PAUSE_IMAGE = 'e2e/pause:latest';
 
 /** Programs the suite drives; a missing one fails the run (the engines come from .ci/run's apt line). */
 const TOOLS = ['/usr/bin/containerd', '/usr/bin/ctr', '/usr/bin/containerd-shim-runc-v2', '/usr/sbin/dockerd', '/usr/bin/docker', '/usr/bin/podman', '/usr/bin/conmon', '/usr/bin/script', '/usr/sbin/runc'];
@@ -24,10 +25,12 @@ function sha256(data: Buffer | string): string {
 }
 
 /**
- * An image archive made by hand from a directory: one layer tar, an OCI
- * config, manifest and index named by their sha256 (an OCI image layout,
- * for `ctr images import` and `podman load`), plus Docker's manifest.json
- * (Docker 20.10's `docker load` reads only that).
+ * An image archive made by hand from a directory: one layer tar, and per
+ * image an OCI config and manifest, all named by their sha256, and an index
+ * (an OCI image layout, for `ctr images import` and `podman load`), plus
+ * Docker's manifest.json (Docker 20.10's `docker load` reads only that).
+ * Two images share the layer: IMAGE (default command sh) and PAUSE_IMAGE,
+ * whose default command sleeps (a CRI pod sandbox's "pause" container).
  */
 function buildImage(rootfs: string, dir: string, out: string): void {
   const blobs = join(dir, 'blobs', 'sha256');
@@ -42,43 +45,40 @@ function buildImage(rootfs: string, dir: string, out: string): void {
     writeFileSync(join(blobs, d), s);
     return { digest: `sha256:${d}`, size: Buffer.byteLength(s) };
   };
-  const config = blob(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      created: '1970-01-01T00:00:00Z',
-      config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], WorkingDir: '/' },
-      rootfs: { type: 'layers', diff_ids: [`sha256:${layerDigest}`] },
-      history: [{ created: '1970-01-01T00:00:00Z', created_by: 'tsrunc e2e: busybox-static rootfs' }],
-    }),
-  );
-  const manifest = blob(
-    JSON.stringify({
-      schemaVersion: 2,
+  const index: unknown[] = [];
+  const dockerManifest: unknown[] = [];
+  for (const [name, cmd] of [
+    [IMAGE, ['sh']],
+    [PAUSE_IMAGE, ['sleep', '2147483647']],
+  ] as const) {
+    const config = blob(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        created: '1970-01-01T00:00:00Z',
+        config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: cmd, WorkingDir: '/' },
+        rootfs: { type: 'layers', diff_ids: [`sha256:${layerDigest}`] },
+        history: [{ created: '1970-01-01T00:00:00Z', created_by: 'tsrunc e2e: busybox-static rootfs' }],
+      }),
+    );
+    const manifest = blob(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layerDigest}`, size: layer.length }],
+      }),
+    );
+    index.push({
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layerDigest}`, size: layer.length }],
-    }),
-  );
+      ...manifest,
+      annotations: { 'io.containerd.image.name': `docker.io/${name}`, 'org.opencontainers.image.ref.name': name.split(':')[1] },
+    });
+    dockerManifest.push({ Config: `blobs/sha256/${config.digest.slice(7)}`, RepoTags: [name], Layers: [`blobs/sha256/${layerDigest}`] });
+  }
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(
-    join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [
-        {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          ...manifest,
-          annotations: { 'io.containerd.image.name': `docker.io/${IMAGE}`, 'org.opencontainers.image.ref.name': 'latest' },
-        },
-      ],
-    }),
-  );
-  writeFileSync(
-    join(dir, 'manifest.json'),
-    JSON.stringify([{ Config: `blobs/sha256/${config.digest.slice(7)}`, RepoTags: [IMAGE], Layers: [`blobs/sha256/${layerDigest}`] }]),
-  );
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: index }));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(dockerManifest));
   execFileSync('tar', ['-C', dir, '-cf', out, 'oci-layout', 'index.json', 'manifest.json', 'blobs']);
 }
 

@@ -21,6 +21,8 @@ export const RUNTIME_NAME = 'tsrunc';
 export const DOCKER = '/usr/bin/docker';
 /** The image every engine loads: busybox-static, made by the global setup. */
 export const IMAGE = 'e2e/busybox:latest';
+/** The same rootfs with `sleep` as its default command: the CRI pod sandbox image. */
+export const PAUSE_IMAGE = 'e2e/pause:latest';
 
 /** The suite's scratch directory (global setup) and the image archive in it. */
 export const work = (): string => inject('e2eWork');

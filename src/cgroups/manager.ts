@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { join, posix } from 'node:path';
 import { detectMode, parseProcCgroup, readHierarchies, type Hierarchy } from './detect';
 import type { CgroupMode, CgroupRecord } from './types';
+import { enableControllers } from './v2';
 import { TsruncError, errnoOf } from '../sys/errors';
 
 /**
@@ -44,6 +45,8 @@ export function createCgroup(record: CgroupRecord): void {
       if (key.split(',').includes('cpuset')) inheritCpuset(d);
     }
   }
+  // v2: a controller is usable only when every ancestor enables it for its children.
+  if (record.mode === 'unified' && record.dirs['']) enableControllers(record.dirs['']);
 }
 
 /** A new v1 cpuset cgroup starts with no cpus and mems, and no process can join it: copy the parent's. */

@@ -97,6 +97,9 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     o.store.write(record);
     createCgroup(cgroup);
     o.store.write(record);
+    // The limits are in place before the container's first process exists (it joins right after clone).
+    const { managerFor } = await import('../cgroups/resources');
+    (await managerFor(cgroup)).apply(spec.linux?.resources ?? {}, { warn: (m) => o.log.warn(m), devices: spec.linux?.devices, applyDevices: true });
     launched = await o.launcher.launch({ preserveFds: o.preserveFds, supervision: o.supervision, consolePair: ownConsole });
     const stateJson = (pid: number, status: 'creating' | 'created') => JSON.stringify({ ...ociState({ ...record, pid }, status), pid });
     const host = new RealHostSide(spec, cgroup, stateJson, (pid) => {

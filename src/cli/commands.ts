@@ -35,6 +35,29 @@ const createFlags: FlagSpec[] = [
   ...shimFlags,
 ];
 
+// runc update's flags; values are strings where runc takes them as strings (memory sizes like 512m).
+const updateFlags: FlagSpec[] = [
+  { name: 'resources', alias: ['r'], type: 'string', value: 'FILE', help: 'the LinuxResources JSON to apply, from FILE or "-" (stdin); the other flags are then ignored' },
+  { name: 'blkio-weight', type: 'int', value: 'N', help: 'block IO weight (10..1000)' },
+  { name: 'cpu-period', type: 'string', value: 'USECS', help: 'CPU CFS period' },
+  { name: 'cpu-quota', type: 'string', value: 'USECS', help: 'CPU CFS quota per period (-1: none)' },
+  { name: 'cpu-burst', type: 'string', value: 'USECS', help: 'CPU CFS burst' },
+  { name: 'cpu-share', alias: ['cpu-shares'], type: 'string', value: 'N', help: 'CPU shares (relative weight; v2: converted to cpu.weight)' },
+  { name: 'cpu-rt-period', type: 'string', value: 'USECS', help: 'CPU realtime period' },
+  { name: 'cpu-rt-runtime', type: 'string', value: 'USECS', help: 'CPU realtime runtime per period' },
+  { name: 'cpuset-cpus', type: 'string', value: 'LIST', help: 'CPUs to use (e.g. 0-2,4)' },
+  { name: 'cpuset-mems', type: 'string', value: 'LIST', help: 'memory nodes to use' },
+  { name: 'cpu-idle', type: 'string', value: '0|1', help: 'SCHED_IDLE for the cgroup' },
+  { name: 'memory', type: 'string', value: 'BYTES', help: 'memory limit (512m, 1g, -1: none)' },
+  { name: 'memory-reservation', type: 'string', value: 'BYTES', help: 'memory soft limit' },
+  { name: 'memory-swap', type: 'string', value: 'BYTES', help: 'memory+swap limit (-1: unlimited swap)' },
+  { name: 'kernel-memory', type: 'string', value: 'BYTES', help: 'kernel memory limit (deprecated; ignored where the kernel lacks it)' },
+  { name: 'kernel-memory-tcp', type: 'string', value: 'BYTES', help: 'kernel TCP buffer limit (deprecated)' },
+  { name: 'pids-limit', type: 'int', value: 'N', help: 'maximum number of processes (-1: none)' },
+  { name: 'l3-cache-schema', type: 'string', value: 'SCHEMA', help: 'Intel RDT/CAT L3 cache schema (not supported)' },
+  { name: 'mem-bw-schema', type: 'string', value: 'SCHEMA', help: 'Intel RDT/MBA memory bandwidth schema (not supported)' },
+];
+
 // `require` is resolved at run time, relative to this compiled file in dist/cli/.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const handler = (module: string) => () => (require(`./handlers/${module}`) as { run: Handler }).run;
@@ -96,6 +119,34 @@ export const commands: CommandSpec[] = [
     summary: 'delete a container and everything it created',
     flags: [{ name: 'force', alias: ['f'], type: 'bool', help: 'kill the container first if it is running; succeed if it does not exist' }],
     load: handler('delete'),
+  },
+  {
+    name: 'update', usage: 'update [command options] <container-id>', args: [1, 1],
+    summary: 'update the resource limits of a running container (cgroups)',
+    flags: updateFlags, load: handler('update'),
+  },
+  {
+    name: 'pause', usage: 'pause <container-id>', args: [1, 1],
+    summary: 'suspend every process of the container (cgroup freezer)', flags: [], load: handler('pause'),
+  },
+  {
+    name: 'resume', usage: 'resume <container-id>', args: [1, 1],
+    summary: 'resume the processes of a paused container', flags: [], load: handler('resume'),
+  },
+  {
+    name: 'ps', usage: 'ps [command options] <container-id> [ps options]', args: [1, -1], stopAtFirstPositional: true,
+    summary: 'list the processes of the container (json: their host pids)',
+    flags: [{ name: 'format', alias: ['f'], type: 'string', value: 'table|json', default: 'table', help: 'output format' }],
+    load: handler('ps'),
+  },
+  {
+    name: 'events', usage: 'events [command options] <container-id>', args: [1, 1],
+    summary: 'print the container\'s resource usage and OOM events as JSON lines',
+    flags: [
+      { name: 'interval', type: 'string', value: 'DURATION', default: '5s', help: 'the stats collection interval (a Go duration: 500ms, 5s, 1m)' },
+      { name: 'stats', type: 'bool', help: 'print the container\'s stats once, then exit' },
+    ],
+    load: handler('events'),
   },
   {
     name: 'list', usage: 'list [command options]', args: [0, 0],

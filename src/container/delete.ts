@@ -41,11 +41,15 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
     if (record.creating && isAlive(record.creating.pid, record.creating.startTime)) {
       await killAndWait(record.creating.pid, record.creating.startTime);
     }
+    // A paused container: frozen processes die of SIGKILL only when thawed, so kill them all, then thaw.
+    if (status === 'paused' && record.cgroup) {
+      await signalAll(record, 9);
+      await thaw(record.cgroup);
+    }
     if (record.pid !== undefined) await killAndWait(record.pid, record.pidStartTime);
     if (record.hostMounts) await unmountUnder(record.rootfs);
     if (record.cgroup) {
       // Whatever is left in the cgroup (the container did not have its own pid namespace) goes too.
-      if (status === 'paused') await thaw(record.cgroup);
       for (let i = 0; i < 100 && cgroupPids(record.cgroup).length; i++) {
         await signalAll(record, 9);
         await new Promise((r) => setTimeout(r, 10));

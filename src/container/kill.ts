@@ -1,5 +1,6 @@
 import { closeSync } from 'node:fs';
 import { cgroupPids } from '../cgroups/manager';
+import { managerFor } from '../cgroups/resources';
 import { parseSignal } from '../linux/signals';
 import { isAlive, readProcStat } from '../state/proc';
 import type { ContainerRecord, StateStore } from '../state/store';
@@ -21,6 +22,8 @@ export async function killContainer(store: StateStore, id: string, signalText: s
     return;
   }
   await signalProcess(record.pid!, record.pidStartTime!, signal);
+  // A frozen process (v1 freezer) dies of SIGKILL only once thawed: runc thaws a paused container it kills.
+  if (signal === 9 && status === 'paused' && record.cgroup) (await managerFor(record.cgroup)).thaw();
 }
 
 export async function signalProcess(pid: number, startTime: string, signal: number): Promise<boolean> {
@@ -41,12 +44,39 @@ export async function signalProcess(pid: number, startTime: string, signal: numb
   }
 }
 
-/** Every process of the container: those in its cgroup (nested cgroups included), and its init. */
+/**
+ * Every process of the container: those in its cgroup (nested cgroups
+ * included), and its init. For SIGKILL the cgroup is frozen first, so no
+ * process can fork a new one between the listing and the signals, and
+ * thawed after (frozen processes die when thawed), as runc does.
+ */
 export async function signalAll(record: ContainerRecord, signal: number): Promise<void> {
-  const targets = new Set<number>(record.cgroup ? cgroupPids(record.cgroup) : []);
-  if (record.pid !== undefined && record.pidStartTime !== undefined && isAlive(record.pid, record.pidStartTime)) targets.add(record.pid);
-  for (const pid of targets) {
-    const stat = readProcStat(pid);
-    if (stat) await signalProcess(pid, stat.startTime, signal);
+  const manager = signal === 9 && record.cgroup ? await managerFor(record.cgroup) : undefined;
+  let frozen = false;
+  if (manager) {
+    try {
+      await manager.freeze();
+      frozen = true;
+    } catch {
+      // no freezer (or it would not settle): kill without it
+    }
+  }
+  try {
+    const targets = new Set<number>(record.cgroup ? cgroupPids(record.cgroup) : []);
+    if (record.pid !== undefined && record.pidStartTime !== undefined && isAlive(record.pid, record.pidStartTime)) targets.add(record.pid);
+    for (const pid of targets) {
+      const stat = readProcStat(pid);
+      if (stat) await signalProcess(pid, stat.startTime, signal);
+    }
+  } finally {
+    if (frozen || (manager && safeFrozen(manager))) manager!.thaw();
+  }
+}
+
+function safeFrozen(m: import('../cgroups/resources').CgroupManager): boolean {
+  try {
+    return m.isFrozen();
+  } catch {
+    return false;
   }
 }

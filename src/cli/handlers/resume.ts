@@ -1,0 +1,8 @@
+import type { CommandContext } from '../context';
+import { resumeContainer } from '../../container/pause';
+import { storeOf } from './common';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  await resumeContainer(storeOf(ctx), ctx.args[0]);
+  return 0;
+}

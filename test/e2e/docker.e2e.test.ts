@@ -102,6 +102,9 @@ describe('Docker (--runtime tsrunc)', () => {
     const pid = await runDetached(name);
     const ps = await docker(['ps', '--format', '{{.Names}} {{.Status}}']);
     expect(ps.stdout).toMatch(new RegExp(`^${name} Up`, 'm'));
+    // The runtime keeps the container's state where the engine asked (so the no-trace checks look in the right place).
+    const id = await inspect(name, '{{.Id}}');
+    expect(await runtimeIds(dockerd.runtimeRoot)).toContain(id);
     expect(commOf(pid)).toBe('sleep');
     expect(commOf(ppidOf(pid))).toMatch(/^containerd-shim/);
   });

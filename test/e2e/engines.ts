@@ -167,9 +167,9 @@ export class Dockerd {
     this.env = { ...process.env, DOCKER_HOST: `unix://${this.sock}`, DOCKER_CONFIG: join(dir, 'client') };
   }
 
-  /** The runtime's --root for Docker's containers: dockerd passes <exec-root>/runtime-<name>, the shim adds /moby. */
+  /** The runtime's --root for Docker's containers: dockerd 20.10 passes <exec-root>/runtime-runc for every runtime, the shim adds /moby. */
   get runtimeRoot(): string {
-    return join(this.execRoot, `runtime-${RUNTIME_NAME}`, 'moby');
+    return join(this.execRoot, 'runtime-runc', 'moby');
   }
 
   /** Starts dockerd with overlay2 (E2E_DOCKER_STORAGE overrides); if overlay2 cannot work here, says so and uses vfs. */
@@ -307,9 +307,16 @@ ${RUNTIME_NAME}-logged = ["${this.logged.path}"]
     return ['--root', join(this.dir, 'storage'), '--runroot', join(this.dir, 'run'), '--runtime', runtime, ...args];
   }
 
+  /** The name podman gave IMAGE when loading it (podman 4.3 says localhost/ or docker.io/ depending on the archive's layout). */
+  image = `docker.io/${IMAGE}`;
+
   async loadImage(): Promise<void> {
     const r = await this.podman(['load', '-i', imageTar()]);
     if (r.code !== 0) throw new Error(`podman load: ${show(r)}`);
+    const loaded = [...r.stdout.matchAll(/^Loaded image(?:\(s\))?: (.*)$/gm)].flatMap((m) => m[1].split(','));
+    const mine = loaded.find((l) => l.endsWith(`/${IMAGE}`));
+    if (!mine) throw new Error(`podman load did not load ${IMAGE}: ${show(r)}`);
+    this.image = mine;
   }
 
   async clean(images = false): Promise<string[]> {

@@ -32,7 +32,7 @@ function sha256(data: Buffer | string): string {
  * Two images share the layer: IMAGE (default command sh) and PAUSE_IMAGE,
  * whose default command sleeps (a CRI pod sandbox's "pause" container).
  */
-function buildImage(rootfs: string, dir: string, out: string): void {
+export function buildImage(rootfs: string, dir: string, out: string): void {
   const blobs = join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   const layerTmp = join(dir, 'layer.tar');

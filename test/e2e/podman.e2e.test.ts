@@ -7,14 +7,13 @@
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Podman } from './engines';
-import { IMAGE, RUNTIME, alive, catches, cgroupDir, commOf, cpuShares, frozen, memoryLimit, mountsUnder, onTerminal, ppidOf, processesMentioning, runtimeIds, scratch, show, start, waitFor } from './lib';
+import { RUNTIME, alive, catches, cgroupDir, commOf, cpuShares, frozen, memoryLimit, mountsUnder, onTerminal, ppidOf, processesMentioning, runtimeIds, scratch, show, start, waitFor } from './lib';
 
 const pm = new Podman(scratch('podman'));
 /** The runtime's default --root (runc: /run/runc; tsrunc: /run/tsrunc). */
 const defaultRoot = `/run/${basename(RUNTIME)}`;
 let n = 0;
 const newName = () => `e2e-podman-${process.pid}-${++n}`;
-const IMG = `docker.io/${IMAGE}`;
 
 beforeAll(async () => {
   await pm.setup();
@@ -30,7 +29,7 @@ afterAll(async () => {
 });
 
 const podman = (args: string[], timeoutMs?: number) => pm.podman(args, { timeoutMs });
-const podmanRun = (flags: string[], cmd: string[], input?: string) => pm.podman(['run', '--pull=never', ...flags, IMG, ...cmd], { input });
+const podmanRun = (flags: string[], cmd: string[], input?: string) => pm.podman(['run', '--pull=never', ...flags, pm.image, ...cmd], { input });
 
 async function inspect(name: string, format: string): Promise<string> {
   const r = await podman(['inspect', '-f', format, name]);
@@ -78,7 +77,7 @@ describe('podman (--runtime)', () => {
     expect(k.code, show(k)).toBe(0);
     expect(await waitExited(a)).toBe(137);
     const b = newName();
-    const fg = start('/usr/bin/podman', pm.args(['run', '--rm', '--name', b, IMG, 'sleep', '1000']), { env: pm.env });
+    const fg = start('/usr/bin/podman', pm.args(['run', '--rm', '--name', b, pm.image, 'sleep', '1000']), { env: pm.env });
     await waitFor(`${b} to run`, async () => (await podman(['inspect', '-f', '{{.State.Status}}', b])).stdout.trim() === 'running');
     await podman(['kill', b]);
     const f = await fg.result;
@@ -92,7 +91,7 @@ describe('podman (--runtime)', () => {
   });
 
   test('tty: podman run -t on a terminal', async () => {
-    const r = await onTerminal(['/usr/bin/podman', ...pm.args(['run', '--rm', '-t', IMG, 'sh', '-c', 'tty; stty size; exit 3'])], { env: pm.env, timeoutMs: 30_000 });
+    const r = await onTerminal(['/usr/bin/podman', ...pm.args(['run', '--rm', '-t', pm.image, 'sh', '-c', 'tty; stty size; exit 3'])], { env: pm.env, timeoutMs: 30_000 });
     expect(r.stdout, show(r)).toMatch(/\/dev\/pts\/0\r*\n/);
     expect(r.code, show(r)).toBe(3);
   });
@@ -102,6 +101,9 @@ describe('podman (--runtime)', () => {
     const pid = await runDetached(name);
     const ps = await podman(['ps', '--format', '{{.Names}} {{.Status}}']);
     expect(ps.stdout).toMatch(new RegExp(`^${name} Up`, 'm'));
+    // The runtime keeps the container's state where the engine asked (so the no-trace checks look in the right place).
+    const id = await inspect(name, '{{.Id}}');
+    expect(await runtimeIds(defaultRoot)).toContain(id);
     expect(commOf(pid)).toBe('sleep');
     expect(commOf(ppidOf(pid))).toBe('conmon');
   });
@@ -184,7 +186,7 @@ describe('podman (--runtime)', () => {
     // Without a pid namespace, podman stops a container with `kill --all` (checked in the runtime's call log).
     const name = newName();
     const runtime = pm.logged.path;
-    const r = await pm.podman(['run', '--pull=never', '-d', '--name', name, '--pid', 'host', IMG, 'sh', '-c', 'sleep 4712 & exec sleep 1000'], { runtime });
+    const r = await pm.podman(['run', '--pull=never', '-d', '--name', name, '--pid', 'host', pm.image, 'sh', '-c', 'sleep 4712 & exec sleep 1000'], { runtime });
     expect(r.code, show(r)).toBe(0);
     const id = r.stdout.trim();
     const pid = Number((await pm.podman(['inspect', '-f', '{{.State.Pid}}', name], { runtime })).stdout.trim());

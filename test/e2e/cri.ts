@@ -172,6 +172,11 @@ export class CriClient {
     return { stdout: str(r, 1), stderr: str(r, 2), exitCode: num(r, 3) };
   }
 
+  /** LinuxContainerResources: cpu_shares = 3, memory_limit_in_bytes = 4. */
+  async updateContainerResources(id: string, r: { memoryLimitInBytes: number; cpuShares: number }): Promise<void> {
+    await grpc(this.sock, RT + 'UpdateContainerResources', [[1, id], [2, [[3, r.cpuShares], [4, r.memoryLimitInBytes]]]]);
+  }
+
   async stopPodSandbox(id: string): Promise<void> {
     await grpc(this.sock, RT + 'StopPodSandbox', [[1, id]]);
   }

@@ -998,7 +998,9 @@ static void op_finish(void) {
   char *exe = look_path(plan.args[0]);
   if (!exe) {
     static char d[PATH_MAX + 64];
-    snprintf(d, sizeof d, "exec: \"%s\": executable file not found in $PATH", plan.args[0]);
+    /* As runc words it: a path is stat'ed, a bare name searched on $PATH. */
+    if (strchr(plan.args[0], '/')) snprintf(d, sizeof d, "exec: stat %s", plan.args[0]);
+    else snprintf(d, sizeof d, "exec: \"%s\": executable file not found in $PATH", plan.args[0]);
     FAIL(d);
   }
   if (plan.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) FAIL("set no_new_privs");

@@ -36,7 +36,8 @@ const cases: Case[] = [
   ['root.path that is not a directory', (s) => { s.root!.path = 'config.json'; }, /root\.path: ".*\/config\.json" is not a directory/],
   ['a bind mount of a missing source', (s) => { s.mounts!.push({ destination: '/data', type: 'bind', source: '/nonexistent/data', options: ['bind'] }); }, /mounts \/data: bind source "\/nonexistent\/data" does not exist/],
   ['a mount the kernel refuses', (s) => { s.mounts!.push({ destination: '/bad', type: 'nosuchfs', source: 'none' }); }, /mount none on \/bad: mount: ENODEV/],
-  ['a program that is not there', (s) => { s.process!.args = ['/no/such/program']; }, /executable file not found in \$PATH/],
+  ['a program path that is not there', (s) => { s.process!.args = ['/no/such/program']; }, /exec: stat \/no\/such\/program: ENOENT/],
+  ['a program name not on PATH', (s) => { s.process!.args = ['no-such-program']; }, /exec: "no-such-program": executable file not found in \$PATH/],
   ['a missing console socket for a terminal', (s) => { s.process!.terminal = true; }, /process\.terminal is true: --console-socket is required/],
 ];
 

@@ -63,17 +63,18 @@ export class RemoteLauncher implements Launcher {
 
 /**
  * Fails if the spawned process ends (or, for a shim, its init never calls)
- * before tsrunc-init has connected: it dials at once, so 10 s is a hang.
+ * before tsrunc-init has connected. It dials at once; the deadline only
+ * catches a hang, and is generous because a loaded machine is slow, not hung.
  */
 function watchUntilConnected(pid: number): { failed: Promise<never>; stop: () => void } {
   const started = readProcStat(pid)?.startTime;
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   let timer: NodeJS.Timeout | undefined;
   const failed = new Promise<never>((_, reject) => {
     timer = setInterval(() => {
       const stat = readProcStat(pid);
       if (!stat || stat.startTime !== started || stat.state === 'Z') reject(new TsruncError('tsrunc-init exited before it reached tsrunc'));
-      else if (Date.now() > deadline) reject(new TsruncError('tsrunc-init did not reach tsrunc within 10 s'));
+      else if (Date.now() > deadline) reject(new TsruncError('tsrunc-init did not reach tsrunc within 60 s'));
     }, 20);
   });
   failed.catch(() => {});

@@ -127,10 +127,13 @@ export class TsruncServer {
   private stopIfIdle(): void {
     if (this.active > 0 || this.inits.size > 0) return;
     // Remove the name first: a client arriving now starts a new server instead of reaching one that is leaving.
-    try {
-      unlinkSync(this.socketPath);
-    } catch {
-      // gone already
+    // The clients' start lock goes too, or one would be left per build.
+    for (const path of [this.socketPath, `${this.socketPath}.lock`]) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // gone already
+      }
     }
     this.server?.close();
     process.exit(0);

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, unlinkSync } from 'node:fs';
+import { chmodSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeRequest, type Field } from '../init/protocol';
 import { main, type Invocation } from '../cli/main';
@@ -28,6 +28,8 @@ export class TsruncServer {
   private active = 0;
   private idleTimer?: NodeJS.Timeout;
   private readonly inits = new Map<string, (sock: Socket) => void>();
+  /** The inode of the socket this server bound, to tell it from a later server's. */
+  private socketIno = 0;
 
   constructor(readonly socketPath: string, private readonly idleMs: number) {}
 
@@ -45,6 +47,7 @@ export class TsruncServer {
       server.listen(this.socketPath, () => resolve());
     });
     chmodSync(this.socketPath, 0o600);
+    this.socketIno = statSync(this.socketPath).ino;
     this.armIdle();
   }
 
@@ -126,14 +129,12 @@ export class TsruncServer {
 
   private stopIfIdle(): void {
     if (this.active > 0 || this.inits.size > 0) return;
-    // Remove the name first: a client arriving now starts a new server instead of reaching one that is leaving.
-    // The clients' start lock goes too, or one would be left per build.
-    for (const path of [this.socketPath, `${this.socketPath}.lock`]) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // gone already
-      }
+    // Remove the name first: a client arriving now starts a new server instead of reaching one that is
+    // leaving. Only if the name is still ours: a server started meanwhile may have taken it over.
+    try {
+      if (statSync(this.socketPath).ino === this.socketIno) unlinkSync(this.socketPath);
+    } catch {
+      // gone already
     }
     this.server?.close();
     process.exit(0);

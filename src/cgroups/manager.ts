@@ -98,9 +98,12 @@ export function cgroupPids(record: CgroupRecord): number[] {
 }
 
 /**
- * Removes what tsrunc created, deepest first, with any cgroups the
- * container made inside its own. A cgroup is busy for a moment after its
- * last process died, so EBUSY is retried briefly.
+ * Removes what tsrunc created: the container's own directories with any
+ * cgroups the container made inside them, then the ancestors tsrunc created
+ * on the way there, deepest first, each only if nothing else lives in it
+ * now (another container may share a parent like /machine). A cgroup is
+ * busy for a moment after its last process died, so EBUSY is retried
+ * briefly for the container's own directories.
  */
 export async function destroyCgroup(record: CgroupRecord): Promise<void> {
   const failures: string[] = [];
@@ -128,6 +131,17 @@ export async function destroyCgroup(record: CgroupRecord): Promise<void> {
       }
     }
   };
-  for (const dir of [...record.created].sort((a, b) => b.length - a.length)) await removeTree(dir);
+  const own = new Set(Object.values(record.dirs));
+  const deepestFirst = (a: string, b: string) => b.length - a.length;
+  for (const dir of record.created.filter((d) => own.has(d)).sort(deepestFirst)) await removeTree(dir);
+  for (const dir of record.created.filter((d) => !own.has(d)).sort(deepestFirst)) {
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      const code = errnoOf(err);
+      // Still in use (another cgroup inside): it stays.
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EBUSY') failures.push(`${dir}: ${code ?? (err as Error).message}`);
+    }
+  }
   if (failures.length) throw new TsruncError(`remove cgroup: ${failures.join('; ')}`);
 }

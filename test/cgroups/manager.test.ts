@@ -184,9 +184,22 @@ describe('on a fake cgroup tree', () => {
       mkdirSync(join(root, 'busy'));
       writeFileSync(join(root, 'busy', 'file'), '');
       mkdirSync(join(root, 'ok'));
-      const r: CgroupRecord = { ...record('legacy', {}), created: [join(root, 'busy'), join(root, 'ok')] };
+      const r: CgroupRecord = { ...record('legacy', { memory: join(root, 'busy'), pids: join(root, 'ok') }), created: [join(root, 'busy'), join(root, 'ok')] };
       await expect(destroyCgroup(r)).rejects.toThrow(new TsruncError(`remove cgroup: ${join(root, 'busy')}: ENOTEMPTY`));
       expect(existsSync(join(root, 'ok'))).toBe(false);
+    });
+
+    it('leaves a created parent that another container now uses', async () => {
+      const a = record('unified', { '': join(root, 'machine', 'a') });
+      const b = record('unified', { '': join(root, 'machine', 'b') });
+      createCgroup(a);
+      createCgroup(b);
+      expect(a.created).toEqual([join(root, 'machine'), join(root, 'machine', 'a')]);
+      await destroyCgroup(a);
+      expect(existsSync(join(root, 'machine', 'a'))).toBe(false);
+      expect(existsSync(join(root, 'machine', 'b'))).toBe(true);
+      await destroyCgroup(b);
+      expect(existsSync(join(root, 'machine'))).toBe(true); // b did not create it: a did, and a is gone
     });
   });
 

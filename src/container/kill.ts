@@ -37,7 +37,13 @@ export async function signalProcess(pid: number, startTime: string, signal: numb
   try {
     // The pidfd pins this exact process: check it is still ours, then signal through it.
     if (!isAlive(pid, startTime)) return false;
-    pidfdSendSignal(pidfd, signal);
+    try {
+      pidfdSendSignal(pidfd, signal);
+    } catch (err) {
+      // It ended since the check (killing a pid namespace's init ends the rest of it at once).
+      if ((err as { errno?: number }).errno === 3 /* ESRCH */) return false;
+      throw err;
+    }
     return true;
   } finally {
     closeSync(pidfd);

@@ -301,6 +301,23 @@ describe.skipIf(!isRoot() || unified())('cgroups v1/hybrid (root)', () => {
     expect(stopped.stderr).toMatch(/is not running/);
   });
 
+  it('events ends by itself when the container stops', async () => {
+    const { id } = await h.create(h.spec(['sleep', '100']));
+    await h.tsrunc(['start', id]);
+    const child = spawn(TSRUNC, ['--root', h.root, 'events', '--interval', '100ms', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitFor(() => out.includes('"type":"stats"'));
+      await h.tsrunc(['kill', id, 'KILL']);
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
+      expect(code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('devices: the defaults are usable, other devices are not, an allow rule opens one', async () => {
     const probe = 'mknod /tmp/zero c 1 5 && head -c 4 /tmp/zero | od -An -tx1; mknod /tmp/loop b 7 0; head -c 1 /tmp/loop 2>&1; echo; head -c 1 /dev/null && echo null-ok';
     const denied = await h.run(h.spec(['sh', '-c', probe], (s) => withCaps(s, 'CAP_MKNOD')));

@@ -70,6 +70,7 @@
 #define MAX_HOOKS 64
 
 static int chan = -1;     /* the request channel */
+static int clone_cgroup = -1; /* OP_SET_CLONE_CGROUP: the cgroup2 directory the next clone starts in */
 static int root_fd = -1;  /* where OPT_IN_ROOT paths are resolved */
 
 /* What OP_FINISH applies, filled in by the OP_SET_* requests. */
@@ -247,19 +248,25 @@ static void op_join_namespaces(struct msg *m) {
   OK(0);
 }
 
+static void op_set_clone_cgroup(struct msg *m) {
+  char *dir = get_str(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  if (clone_cgroup >= 0) close(clone_cgroup);
+  clone_cgroup = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (clone_cgroup < 0) FAIL("open cgroup");
+  OK(0);
+}
+
 static void op_clone(struct msg *m) {
   uint64_t flags = get_u64(m);
-  char *cgroup = get_str(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
   long pid;
-  if (*cgroup) {
-    int cfd = open(cgroup, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cfd < 0) FAIL("open cgroup");
+  if (clone_cgroup >= 0) {
     struct { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup; } args = {
-      .flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cfd,
+      .flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)clone_cgroup,
     };
     pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid != 0) close(cfd);
+    if (pid >= 0) { close(clone_cgroup); clone_cgroup = -1; }
   } else {
     /* fork()-like: the child returns here on a copy of this stack. Nothing in this program relies on glibc's cached thread id. */
     pid = syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, NULL);
@@ -1107,6 +1114,7 @@ int main(int argc, char **argv) {
     case OP_SET_EXEC_LABEL: op_set_exec_label(&m); break;
     case OP_SET_PERSONALITY: op_set_personality(&m); break;
     case OP_SET_AFFINITY: op_set_affinity(&m); break;
+    case OP_SET_CLONE_CGROUP: op_set_clone_cgroup(&m); break;
     case OP_FINISH: op_finish(); break;
     default: reply(ENOSYS, 0, "unknown request"); break;
     }

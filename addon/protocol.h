@@ -25,7 +25,7 @@
 enum tsrunc_op {
   OP_JOIN_NAMESPACES = 1, /* u64 count, then count x (u64 CLONE_NEW* type, str path): open all, then setns in order */
   OP_UNSHARE = 2,         /* u64 flags */
-  OP_CLONE = 3,           /* u64 flags, str cgroup dir ("" = none). Reply value: child pid. The child continues serving. */
+  OP_CLONE = 3,           /* u64 flags. Reply value: child pid. The child continues serving (in the cgroup of OP_SET_CLONE_CGROUP, if any). */
   OP_WRITE_FILE = 4,      /* str path, str data, u64 opts */
   OP_MOUNT = 5,           /* str source, str target, str fstype, u64 flags, str data, u64 opts */
   OP_MKDIR_ALL = 6,       /* str path, u64 mode, u64 opts */
@@ -58,7 +58,8 @@ enum tsrunc_op {
   OP_CONNECT_SOCKET = 34, /* str path: connect a unix stream socket there (console socket, seccomp listener); value: its fd */
   OP_SET_EXEC_LABEL = 35, /* str attr file (/proc/thread-self/attr/...), str value: written in FINISH, takes effect at execve */
   OP_SET_PERSONALITY = 36, /* u64 persona: set in FINISH, before execve */
-  OP_SET_AFFINITY = 37,   /* str CPU mask (bytes of a cpu_set_t): sched_setaffinity on this process, now */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
+  OP_SET_AFFINITY = 37,   /* str CPU mask (bytes of a cpu_set_t): sched_setaffinity on this process, now */
+  OP_SET_CLONE_CGROUP = 38, /* str cgroup2 dir: opened now (while host paths resolve); OP_CLONE then uses CLONE_INTO_CGROUP */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
   OP_SET_SECCOMP_LISTENER = 32, /* u64 fd of a connected socket, str containerProcessState JSON: gets the notify fd */
 };
 

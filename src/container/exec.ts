@@ -35,14 +35,21 @@ export interface ExecSetupOptions {
 export async function execSequence(ops: InitOps, host: HostSide, o: ExecSetupOptions): Promise<number> {
   const p = o.process;
   // Host paths resolve only until the mount namespace is joined.
+  if (o.cgroupDir) await ops.setCloneCgroup(o.cgroupDir);
   const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
   const affinity = p.execCPUAffinity;
   if (affinity?.initial) await ops.setAffinity(cpuMask(affinity.initial, 'process.execCPUAffinity.initial'));
-  await ops.joinNamespaces(namespacesOf(o.spec.linux?.namespaces, o.containerPid).map(({ flag, path }) => ({ flag, path })));
+  // The cgroup namespace is entered once the process is in its cgroup (the kernel refuses to clone into
+  // a cgroup outside the caller's cgroup namespace), and the mount namespace after it: from inside,
+  // /proc no longer shows the container's process by its host pid.
+  const all = namespacesOf(o.spec.linux?.namespaces, o.containerPid).map(({ type, flag, path }) => ({ type, flag, path }));
+  const late = all.filter((n) => n.type === 'cgroup' || n.type === 'mount');
+  await ops.joinNamespaces(all.filter((n) => !late.includes(n)).map(({ flag, path }) => ({ flag, path })));
   // A fork: joining a pid namespace applies to children only.
-  const pid = await ops.clone(0, o.cgroupDir);
+  const pid = await ops.clone(0);
   host.onPid(pid);
   if (!o.cgroupDir) host.joinCgroup(pid);
+  if (late.length) await ops.joinNamespaces(late.map(({ flag, path }) => ({ flag, path })));
   applyFromOutside(host, pid, p);
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
   const personality = o.spec.linux?.personality;

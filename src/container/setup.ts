@@ -91,9 +91,10 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   const ns = planNamespaces(linux.namespaces);
   const userns = ns.has('user');
 
-  // 0. Host paths are opened while they resolve, as the host's root: the sockets, and the state
-  // directory (exec.fifo) which a container root in a user namespace could not reach.
+  // 0. Host paths are opened while they resolve, as the host's root: the sockets, the cgroup, and the
+  // state directory (exec.fifo) which a container root in a user namespace could not reach.
   await ops.setStartFifo(o.stateDir);
+  if (o.cgroup?.mode === 'unified') await ops.setCloneCgroup(o.cgroup.dirs['']);
   const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
   const listenerPath = o.seccomp?.notify ? linux.seccomp?.listenerPath : undefined;
   const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
@@ -107,7 +108,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   // Affinity "initial": where the process runs before it is in its cgroup (inherited through clone).
   const affinity = spec.process?.execCPUAffinity;
   if (affinity?.initial) await ops.setAffinity(cpuMask(affinity.initial, 'process.execCPUAffinity.initial'));
-  const pid = await ops.clone(ns.cloneFlags, o.cgroup?.mode === 'unified' ? o.cgroup.dirs[''] : undefined);
+  const pid = await ops.clone(ns.cloneFlags);
   host.onPid(pid);
 
   // 2. From outside: id maps, cgroup, OOM score. Nothing configured has run yet.
@@ -117,8 +118,9 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) await ops.becomeRoot();
   if (o.cgroup && o.cgroup.mode !== 'unified') host.joinCgroup(pid);
   if (spec.process) applyFromOutside(host, pid, spec.process);
-  // After joining the cgroup, so that it is the root of the new cgroup namespace.
+  // After joining the cgroup, so that it is the root of the new cgroup namespace (or inside the one joined).
   if (ns.unshareCgroup) await ops.unshare(CLONE.NEWCGROUP);
+  if (ns.joinAfterCgroup.length) await ops.joinNamespaces(ns.joinAfterCgroup);
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
 
   // 3. The root filesystem and everything mounted in it.

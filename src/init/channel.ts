@@ -85,8 +85,11 @@ export class InitChannel implements InitOps {
   async unshare(flags: number): Promise<void> {
     await this.call(Op.Unshare, [flags], `unshare 0x${flags.toString(16)}`);
   }
-  clone(flags: number, cgroupDir = ''): Promise<number> {
-    return this.call(Op.Clone, [flags, cgroupDir], 'clone the container process');
+  async setCloneCgroup(dir: string): Promise<void> {
+    await this.call(Op.SetCloneCgroup, [dir], `open cgroup ${dir}`);
+  }
+  clone(flags: number): Promise<number> {
+    return this.call(Op.Clone, [flags], 'clone the container process');
   }
   async writeFile(path: string, data: string, inRoot: boolean): Promise<void> {
     await this.call(Op.WriteFile, [path, data, inRoot ? OPT_IN_ROOT : 0], `write ${path}`);

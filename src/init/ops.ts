@@ -38,8 +38,10 @@ export interface HookRequest {
 export interface InitOps {
   joinNamespaces(namespaces: { flag: number; path: string }[]): Promise<void>;
   unshare(flags: number): Promise<void>;
+  /** The cgroup2 directory the next clone starts in (CLONE_INTO_CGROUP): opened now, while host paths resolve. */
+  setCloneCgroup(dir: string): Promise<void>;
   /** Returns the child's pid (in the caller's pid namespace); the child serves the next requests. */
-  clone(flags: number, cgroupDir?: string): Promise<number>;
+  clone(flags: number): Promise<number>;
   writeFile(path: string, data: string, inRoot: boolean): Promise<void>;
   mount(m: MountRequest): Promise<void>;
   umount(target: string, flags: number, inRoot: boolean): Promise<void>;

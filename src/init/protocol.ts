@@ -41,6 +41,7 @@ export enum Op {
   SetExecLabel = 35,
   SetPersonality = 36,
   SetAffinity = 37,
+  SetCloneCgroup = 38,
 }
 
 export const OPT_IN_ROOT = 1;

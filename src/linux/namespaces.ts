@@ -36,6 +36,13 @@ export interface NamespacePlan {
   cloneFlags: number;
   /** Created after the process has joined its cgroup, so that the cgroup is its namespace root. */
   unshareCgroup: boolean;
+  /**
+   * Joined by the container process after clone, once it is in its cgroup: a cgroup namespace given
+   * by path (the kernel refuses to clone into, or move to, a cgroup outside the caller's cgroup
+   * namespace), then, if there is one, the mount namespace given by path (whose /proc would no
+   * longer show the host's namespace files).
+   */
+  joinAfterCgroup: { flag: number; path: string }[];
   /** Created by unshare() before clone(): clone() cannot take CLONE_NEWTIME. */
   unshareTime: boolean;
   join: { type: NamespaceType; flag: number; path: string }[];
@@ -53,11 +60,13 @@ export function planNamespaces(namespaces: Namespace[] = []): NamespacePlan {
   }
   join.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   const find = (type: NamespaceType) => namespaces.find((n) => n.type === type);
+  const late = find('cgroup')?.path ? new Set<NamespaceType>(['cgroup', 'mount']) : new Set<NamespaceType>();
   return {
     cloneFlags,
     unshareCgroup: !!find('cgroup') && !find('cgroup')!.path,
     unshareTime: !!find('time') && !find('time')!.path,
-    join,
+    join: join.filter((j) => !late.has(j.type)),
+    joinAfterCgroup: join.filter((j) => late.has(j.type)).map(({ flag, path }) => ({ flag, path })),
     has: (type) => !!find(type),
     isNew: (type) => !!find(type) && !find(type)!.path,
   };

@@ -125,7 +125,8 @@ describe('setupContainer: request sequences', () => {
     const { log } = await setup(runcDefault(), { cgroup: unifiedCgroup, cgroupHierarchies: [{ key: '', mountPoint: '/sys/fs/cgroup', controllers: [], version: 2 }] });
     expect(log).toEqual([
       FIFO,
-      'clone NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET into /sys/fs/cgroup/ctr',
+      'setCloneCgroup /sys/fs/cgroup/ctr',
+      'clone NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET',
       `host.onPid ${PID}`,
       'unshare NEWCGROUP',
       ...ROOTFS,
@@ -444,9 +445,10 @@ describe('setupContainer: request sequences', () => {
       s.mounts = [{ destination: '/sys/fs/cgroup', type: 'cgroup2', source: 'cgroup', options: ['nosuid', 'rw'] }];
     });
     const { log } = await setup(spec, { cgroup: unifiedCgroup });
-    expect(log.slice(0, 1 + 1 + 1 + ROOTFS.length + 3)).toEqual([
+    expect(log.slice(0, 1 + 1 + 1 + 1 + ROOTFS.length + 3)).toEqual([
       FIFO,
-      'clone NEWNS into /sys/fs/cgroup/ctr',
+      'setCloneCgroup /sys/fs/cgroup/ctr',
+      'clone NEWNS',
       `host.onPid ${PID}`,
       ...ROOTFS,
       'mkdirAll /sys/fs/cgroup 0755 @root',

@@ -78,8 +78,11 @@ export class RecordingOps implements InitOps {
   async unshare(flags: number): Promise<void> {
     this.rec('unshare', `unshare ${cloneNames(flags)}`);
   }
-  async clone(flags: number, cgroupDir?: string): Promise<number> {
-    this.rec('clone', `clone ${cloneNames(flags)}${cgroupDir ? ` into ${cgroupDir}` : ''}`);
+  async setCloneCgroup(dir: string): Promise<void> {
+    this.rec('setCloneCgroup', `setCloneCgroup ${dir}`);
+  }
+  async clone(flags: number): Promise<number> {
+    this.rec('clone', `clone ${cloneNames(flags)}`);
     return this.clonePid;
   }
   async writeFile(path: string, data: string, inRoot: boolean): Promise<void> {

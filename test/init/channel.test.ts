@@ -94,8 +94,8 @@ const ALL_ONES = 0xffffffffffffffffn;
 // One row per op: the call, then the op and fields protocol.h documents for it.
 const cases: [string, (c: InitChannel) => Promise<unknown>, Op, FieldType[], Value[]][] = [
   ['unshare', (c) => c.unshare(0x2000000), Op.Unshare, ['u64'], [0x2000000n]],
-  ['clone', (c) => c.clone(0x20000, '/sys/fs/cgroup/ctr'), Op.Clone, ['u64', 'str'], [0x20000n, '/sys/fs/cgroup/ctr']],
-  ['clone without cgroup', (c) => c.clone(0), Op.Clone, ['u64', 'str'], [0n, '']],
+  ['setCloneCgroup', (c) => c.setCloneCgroup('/sys/fs/cgroup/ctr'), Op.SetCloneCgroup, ['str'], ['/sys/fs/cgroup/ctr']],
+  ['clone', (c) => c.clone(0x20000), Op.Clone, ['u64'], [0x20000n]],
   ['writeFile', (c) => c.writeFile('/proc/sys/x', '1', true), Op.WriteFile, ['str', 'str', 'u64'], ['/proc/sys/x', '1', 1n]],
   ['writeFile on the host', (c) => c.writeFile('/proc/self/timens_offsets', 'x', false), Op.WriteFile, ['str', 'str', 'u64'], ['/proc/self/timens_offsets', 'x', 0n]],
   ['mount', (c) => c.mount({ source: 'proc', target: '/proc', fstype: 'proc', flags: MS.NOSUID, data: 'hidepid=2', inRoot: true }),

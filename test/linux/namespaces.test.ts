@@ -39,15 +39,16 @@ describe('planNamespaces', () => {
     expect(p.has('time')).toBe(true);
   });
 
-  it('joins namespaces given by path: user first, mount last', () => {
+  it('joins namespaces given by path: user first; a cgroup one (and then mount) after the cgroup join', () => {
     const p = planNamespaces([
       { type: 'mount', path: '/ns/mnt' }, { type: 'network', path: '/ns/net' }, { type: 'pid' },
       { type: 'time', path: '/ns/time' }, { type: 'user', path: '/ns/user' }, { type: 'cgroup', path: '/ns/cgroup' },
       { type: 'uts', path: '/ns/uts' }, { type: 'ipc', path: '/ns/ipc' },
     ]);
-    expect(p.join.map((j) => j.type)).toEqual(['user', 'ipc', 'uts', 'network', 'cgroup', 'time', 'mount']);
+    expect(p.join.map((j) => j.type)).toEqual(['user', 'ipc', 'uts', 'network', 'time']);
     expect(p.join[0]).toEqual({ type: 'user', flag: CLONE.NEWUSER, path: '/ns/user' });
-    expect(p.join[6]).toEqual({ type: 'mount', flag: CLONE.NEWNS, path: '/ns/mnt' });
+    // A cgroup namespace by path is joined after the cgroup, and the mount namespace waits for it.
+    expect(p.joinAfterCgroup).toEqual([{ flag: CLONE.NEWCGROUP, path: '/ns/cgroup' }, { flag: CLONE.NEWNS, path: '/ns/mnt' }]);
     expect(p.cloneFlags).toBe(CLONE.NEWPID);
     expect(p.unshareCgroup).toBe(false);
     expect(p.unshareTime).toBe(false);

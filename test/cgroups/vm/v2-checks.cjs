@@ -180,6 +180,9 @@ async function main() {
   let pids = [];
   await waitFor(() => (pids = JSON.parse(tsrunc(['ps', '--format', 'json', c1.id]).stdout || '[]')).length >= 3);
   check('ps --format json: the forked processes', pids.length >= 3 && pids.includes(st1.pid), pids);
+  // exec on v2: the process is cloned straight into the container's cgroup (opened before the mount namespace is joined).
+  r = tsrunc(['exec', c1.id, 'sh', '-c', 'cat /proc/self/cgroup']);
+  check('exec: runs, in the container\'s cgroup (0::/ in its cgroup namespace)', r.code === 0 && r.stdout.trim() === '0::/', [r.code, r.stdout, r.stderr]);
   const stats = JSON.parse(tsrunc(['events', '--stats', c1.id]).stdout);
   check('events --stats', stats.type === 'stats' && stats.id === c1.id && stats.data.pids.current >= 3 && stats.data.pids.limit === 30 && stats.data.memory.usage.usage > 0 && stats.data.cpu.usage.total > 0, stats.data && { pids: stats.data.pids, usage: stats.data.memory.usage, cpu: stats.data.cpu });
 

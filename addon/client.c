@@ -146,8 +146,15 @@ static int start_server(const char *dir, const char *path, const char *server_js
   if (mkdir(dir, 0700) < 0 && errno != EEXIST) return -1;
   char lock[PATH_MAX + 8];
   snprintf(lock, sizeof lock, "%s.lock", path);
-  int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lfd < 0 || flock(lfd, LOCK_EX) < 0) return -1;
+  int lfd;
+  for (;;) {
+    lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0 || flock(lfd, LOCK_EX) < 0) return -1;
+    /* A leaving server removes the lock file when no one holds it: ours must still be the one named. */
+    struct stat held, named;
+    if (fstat(lfd, &held) == 0 && stat(lock, &named) == 0 && held.st_ino == named.st_ino) break;
+    close(lfd);
+  }
   /* Someone else may have started it while we waited for the lock. */
   int fd = dial(path);
   if (fd >= 0) { close(lfd); return fd; }

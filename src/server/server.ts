@@ -1,9 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeRequest, type Field } from '../init/protocol';
 import { main, type Invocation } from '../cli/main';
 import { readProcStat } from '../state/proc';
+import { flock, LOCK_EX, LOCK_NB } from '../sys/libc';
 import { FieldReader, FrameSplitter, Msg } from './protocol';
 import { RemoteLauncher } from './remote-launcher';
 
@@ -136,8 +137,31 @@ export class TsruncServer {
     } catch {
       // gone already
     }
+    this.removeStartLock();
     this.server?.close();
     process.exit(0);
+  }
+
+  /**
+   * Removes the clients' start lock (`<socket>.lock`) unless a client holds it, so that every build and set
+   * of namespaces does not leave one behind in /run. A client that opened it just before checks, once it
+   * has the lock, that the file is still the one named, and otherwise takes the new one (addon/client.c).
+   */
+  private removeStartLock(): void {
+    const lockPath = `${this.socketPath}.lock`;
+    let fd: number;
+    try {
+      fd = openSync(lockPath, 'r');
+    } catch {
+      return;
+    }
+    try {
+      if (flock(fd, LOCK_EX | LOCK_NB) && fstatSync(fd).ino === statSync(lockPath).ino) unlinkSync(lockPath);
+    } catch {
+      // gone or replaced meanwhile: the file named now is someone else's
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { decodeReply, encodeRequest, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, type Field, type Reply } from './protocol';
+import { decodeReply, encodeRequest, FrameSplitter, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, type Field, type Reply } from './protocol';
 import type { HookRequest, InitOps, MountRequest, UserRequest } from './ops';
 import { SyscallError, TsruncError } from '../sys/errors';
 
@@ -10,14 +10,16 @@ import { SyscallError, TsruncError } from '../sys/errors';
  * ("mount proc on /proc: mount: EPERM (...)").
  */
 export class InitChannel implements InitOps {
-  private buffered = Buffer.alloc(0);
+  private readonly splitter = new FrameSplitter();
+  /** Whole frames no reader has taken yet. */
+  private frames: Buffer[] = [];
   private ended = false;
   /** Readers of frames, first come first served (calls are made one at a time; a queue keeps it safe anyway). */
   private waiting: { resolve: (frame: Buffer | undefined) => void }[] = [];
 
   constructor(private readonly stream: Duplex) {
     stream.on('data', (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.frames.push(...this.splitter.push(chunk));
       this.deliver();
     });
     const end = () => {
@@ -42,19 +44,13 @@ export class InitChannel implements InitOps {
   }
 
   private deliver(): void {
-    while (this.waiting.length && this.buffered.length >= 4) {
-      const len = this.buffered.readUInt32LE(0);
-      if (this.buffered.length < 4 + len) break;
-      const frame = this.buffered.subarray(4, 4 + len);
-      this.buffered = this.buffered.subarray(4 + len);
-      this.waiting.shift()!.resolve(frame);
-    }
+    while (this.waiting.length && this.frames.length) this.waiting.shift()!.resolve(this.frames.shift());
     if (this.ended) for (const w of this.waiting.splice(0)) w.resolve(undefined);
   }
 
-  /** Bytes that arrived but are not a whole frame: at EOF, a reply cut short. */
+  /** Bytes that arrived and no reply took: at EOF, a reply cut short. */
   private get partial(): boolean {
-    return this.buffered.length > 0;
+    return this.frames.length > 0 || this.splitter.pending > 0;
   }
 
   private async call(op: Op, fields: Field[], step: string): Promise<number> {

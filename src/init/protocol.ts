@@ -63,6 +63,28 @@ export function encodeRequest(op: Op, fields: Field[]): Buffer {
   return Buffer.concat([u32(body.length), body]);
 }
 
+/** Splits a byte stream into frames (u32 length + body). */
+export class FrameSplitter {
+  private buffered: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Buffer[] {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    const frames: Buffer[] = [];
+    while (this.buffered.length >= 4) {
+      const len = this.buffered.readUInt32LE(0);
+      if (this.buffered.length < 4 + len) break;
+      frames.push(this.buffered.subarray(4, 4 + len));
+      this.buffered = this.buffered.subarray(4 + len);
+    }
+    return frames;
+  }
+
+  /** How many bytes arrived that are not yet a whole frame. */
+  get pending(): number {
+    return this.buffered.length;
+  }
+}
+
 export interface Reply {
   errno: number;
   value: number;

@@ -55,20 +55,3 @@ export class FieldReader {
     return Array.from({ length: n }, () => this.str());
   }
 }
-
-/** Splits a byte stream into frames (u32 length + body). */
-export class FrameSplitter {
-  private buffered: Buffer = Buffer.alloc(0);
-
-  push(chunk: Buffer): Buffer[] {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-    const frames: Buffer[] = [];
-    while (this.buffered.length >= 4) {
-      const len = this.buffered.readUInt32LE(0);
-      if (this.buffered.length < 4 + len) break;
-      frames.push(this.buffered.subarray(4, 4 + len));
-      this.buffered = this.buffered.subarray(4 + len);
-    }
-    return frames;
-  }
-}

@@ -1,11 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, closeSync, fstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeRequest, type Field } from '../init/protocol';
+import { encodeRequest, FrameSplitter, type Field } from '../init/protocol';
 import { main, type Invocation } from '../cli/main';
 import { readProcStat } from '../state/proc';
 import { flock, LOCK_EX, LOCK_NB } from '../sys/libc';
-import { FieldReader, FrameSplitter, Msg } from './protocol';
+import { FieldReader, Msg } from './protocol';
 import { RemoteLauncher } from './remote-launcher';
 
 const INIT_HELLO = 'tsrunc-init:';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FieldReader, FrameSplitter, Msg, SPAWN_CONSOLE_PAIR, SPAWN_SEALED, SPAWN_SETSID } from '../../src/server/protocol';
-import { encodeRequest } from '../../src/init/protocol';
+import { FieldReader, Msg, SPAWN_CONSOLE_PAIR, SPAWN_SEALED, SPAWN_SETSID } from '../../src/server/protocol';
+import { encodeRequest, FrameSplitter } from '../../src/init/protocol';
 
 const header = readFileSync(join(__dirname, '..', '..', 'addon', 'client.h'), 'utf8');
 

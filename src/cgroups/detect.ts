@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CgroupMode } from './types';
+import { unescapeMountinfo } from '../linux/mounts';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 const CGROUP2_SUPER_MAGIC = 0x63677270n;
@@ -41,8 +42,8 @@ export function parseHierarchies(mountinfo: string): Hierarchy[] {
     if (sep < 0) continue;
     const left = line.slice(0, sep).split(' ');
     const [fstype, , superOptions = ''] = line.slice(sep + 3).split(' ');
-    const mountRoot = unescape(left[3]);
-    const mountPoint = unescape(left[4]);
+    const mountRoot = unescapeMountinfo(left[3]);
+    const mountPoint = unescapeMountinfo(left[4]);
     if (fstype === 'cgroup2') {
       out.push({ controllers: [], key: '', version: 2, mountPoint, mountRoot });
     } else if (fstype === 'cgroup') {
@@ -72,8 +73,4 @@ export function parseProcCgroup(text: string): Map<string, string> {
 
 export function readHierarchies(): Hierarchy[] {
   return parseHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'));
-}
-
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }

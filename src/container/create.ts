@@ -5,6 +5,7 @@ import { parseProcCgroup, readHierarchies } from '../cgroups/detect';
 import type { CgroupRecord } from '../cgroups/types';
 import type { LaunchedInit, Launcher, Supervision } from '../init/launch';
 import { checkNamespacePath } from '../linux/namespaces';
+import { isAtOrBelow, mountPointsOf } from '../linux/mounts';
 import { loadConfig, ValidationError } from '../spec/validate';
 import { lsmSupport, type LsmSupport } from '../linux/lsm';
 import { boundingSet } from '../linux/capabilities';
@@ -164,11 +165,7 @@ export async function killAndWait(pid: number, startTime: string | undefined, ti
  */
 export async function unmountUnder(dir: string): Promise<void> {
   const { umount2, MNT_DETACH } = await import('../sys/libc');
-  const { readFileSync } = await import('node:fs');
-  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  const points = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((l) => l.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((p): p is string => !!p && (p === dir || p.startsWith(prefix)));
+  const points = mountPointsOf(readFileSync('/proc/self/mountinfo', 'utf8')).filter((p) => isAtOrBelow(p, dir));
   for (const p of [...new Set(points)].sort((a, b) => b.length - a.length)) {
     try {
       umount2(p, MNT_DETACH);

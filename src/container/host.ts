@@ -2,6 +2,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { joinCgroup } from '../cgroups/manager';
 import type { CgroupRecord } from '../cgroups/types';
 import { runHooksOrThrow } from './hooks';
+import { isAtOrBelow, mountPointsOf } from '../linux/mounts';
 import type { HostSide } from './setup';
 import type { Spec } from '../spec/types';
 import { TsruncError } from '../sys/errors';
@@ -86,9 +87,8 @@ export class RealHostSide implements HostSide {
 
   mountPointOf(path: string): string {
     let best = '/';
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const mp = line.split(' ')[4];
-      if (mp && (path === mp || path.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
+    for (const mp of mountPointsOf(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+      if (isAtOrBelow(path, mp) && mp.length > best.length) best = mp;
     }
     return best;
   }

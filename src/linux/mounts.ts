@@ -69,3 +69,18 @@ export function cleanPath(p: string): string {
   }
   return '/' + parts.join('/');
 }
+
+/** A /proc/<pid>/mountinfo field unescaped: the kernel writes space, tab, newline and backslash as \ooo. */
+export function unescapeMountinfo(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/** The mount points a mountinfo text lists, unescaped, in its order (a point mounted over appears again). */
+export function mountPointsOf(mountinfo: string): string[] {
+  return mountinfo.split('\n').map((line) => line.split(' ')[4]).filter((p): p is string => !!p).map(unescapeMountinfo);
+}
+
+/** Whether the absolute path is dir itself or lies below it, by its text. */
+export function isAtOrBelow(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}

@@ -11,6 +11,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inject } from 'vitest';
+import { isAtOrBelow, mountPointsOf } from '../../src/linux/mounts';
 
 export const repo = resolve(__dirname, '..', '..');
 /** The runtime binary every engine is pointed at. */
@@ -223,17 +224,9 @@ export function procState(pid: number): string | undefined {
 
 // ---------------------------------------------------------------- mounts
 
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
-
 /** Mount points at or under dir. */
 export function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => unescapeMount(l.split(' ')[4]))
-    .filter((m) => m === dir || m.startsWith(dir + '/'));
+  return mountPointsOf(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => isAtOrBelow(m, dir));
 }
 
 /** Unmounts (lazily, deepest first) everything at or under dir. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MS } from '../../src/linux/constants';
-import { KNOWN_MOUNT_OPTIONS, PROPAGATION_OPTIONS, cleanPath, parseMountOptions } from '../../src/linux/mounts';
+import { KNOWN_MOUNT_OPTIONS, PROPAGATION_OPTIONS, cleanPath, isAtOrBelow, mountPointsOf, parseMountOptions } from '../../src/linux/mounts';
 import type { Mount } from '../../src/spec/types';
 
 const parse = (options: string[], type = 'tmpfs') => parseMountOptions({ destination: '/m', type, source: 'x', options });
@@ -97,5 +97,26 @@ describe('cleanPath', () => {
     ['/dev/../dev/./pts', '/dev/pts'],
   ])('%j -> %j', (input, out) => {
     expect(cleanPath(input)).toBe(out);
+  });
+});
+
+describe('mountinfo', () => {
+  const mountinfo = [
+    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+    '40 22 0:35 / /run/my\\040bundle/rootfs rw shared:2 - tmpfs tmpfs rw',
+    '41 40 0:36 / /run/my\\040bundle/rootfs/back\\134slash rw - tmpfs tmpfs rw',
+    '',
+  ].join('\n');
+
+  it('lists mount points in order, unescaped (\\040 space, \\134 backslash)', () => {
+    expect(mountPointsOf(mountinfo)).toEqual(['/', '/run/my bundle/rootfs', '/run/my bundle/rootfs/back\\slash']);
+  });
+
+  it('isAtOrBelow compares whole path components', () => {
+    expect(isAtOrBelow('/run/a', '/run/a')).toBe(true);
+    expect(isAtOrBelow('/run/a/b', '/run/a')).toBe(true);
+    expect(isAtOrBelow('/run/a/b', '/')).toBe(true);
+    expect(isAtOrBelow('/run/ab', '/run/a')).toBe(false);
+    expect(isAtOrBelow('/run', '/run/a')).toBe(false);
   });
 });

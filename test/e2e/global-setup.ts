@@ -1,13 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-
-const repo = resolve(__dirname, '..', '..');
-const RUNTIME = resolve(process.env.E2E_RUNTIME ?? join(repo, 'addon', 'build', 'tsrunc'));
-const IMAGE = 'e2e/busybox:latest';
-const PAUSE_IMAGE = 'e2e/pause:latest';
+import { IMAGE, PAUSE_IMAGE, processesMentioning, repo, RUNTIME } from './lib';
 
 /** Programs the suite drives; a missing one fails the run (the engines come from .ci/run's apt line). */
 const TOOLS = ['/usr/bin/containerd', '/usr/bin/ctr', '/usr/bin/containerd-shim-runc-v2', '/usr/sbin/dockerd', '/usr/bin/docker', '/usr/bin/podman', '/usr/bin/conmon', '/usr/bin/script', '/usr/sbin/runc'];
@@ -89,21 +85,6 @@ function runtimeRootEntries(): Set<string> {
   return s;
 }
 
-function processesMentioning(text: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      const st = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (args.includes(text) && !/\) [ZX] /.test(st)) out.push(`${e} ${args}`);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
 export default function setup(project: TestProject) {
   if (process.getuid?.() !== 0) throw new Error('the e2e suite starts containerd, dockerd and podman: run it as root');
   try {
@@ -132,7 +113,7 @@ export default function setup(project: TestProject) {
     const leaks: string[] = [];
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
     if (mounts.length) leaks.push(`${mounts.length} mounts under ${work}:\n  ${mounts.join('\n  ')}`);
-    const procs = processesMentioning(work);
+    const procs = processesMentioning(work).map((p) => `${p.pid} ${p.args}`);
     if (procs.length) leaks.push(`processes:\n  ${procs.join('\n  ')}`);
     const sockets = existsSync('/run/containerd/s') ? readdirSync('/run/containerd/s').filter((s) => !shimSocketsBefore.has(s)) : [];
     if (sockets.length) leaks.push(`containerd shim sockets in /run/containerd/s: ${sockets.join(' ')}`);

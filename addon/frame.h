@@ -1,9 +1,9 @@
 /*
- * Frames and fields of tsrunc's two wire protocols (protocol.h: tsrunc and
- * tsrunc-init; client.h: the tsrunc client and server): a little-endian u32
+ * Frames and fields of the wire protocol between tsrunc and tsrunc-init
+ * (protocol.h): a little-endian u32
  * length, then a body read field by field (u32, u64, str = u32 length +
  * bytes, strs = u32 count + str...). A short or oversized body sets
- * msg.bad instead of reading past the end. Shared by init.c and client.c.
+ * msg.bad instead of reading past the end.
  */
 #ifndef TSRUNC_FRAME_H
 #define TSRUNC_FRAME_H

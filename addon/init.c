@@ -1037,30 +1037,8 @@ static void op_finish(void) {
   _exit(127);
 }
 
-/* --connect mode: dial the tsrunc server and introduce ourselves with the token it gave. */
-static int connect_back(const char *path, const char *token) {
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  if (strlen(path) >= sizeof addr.sun_path) return -1;
-  strcpy(addr.sun_path, path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) return -1;
-  static const char hello[] = "tsrunc-init:";
-  uint8_t hdr[4];
-  size_t len = strlen(token);
-  put_le(hdr, sizeof hello - 1 + len, 4);
-  if (write_full(fd, hdr, 4) < 0 || write_full(fd, hello, sizeof hello - 1) < 0 || write_full(fd, token, len) < 0) return -1;
-  return fd;
-}
-
 int main(int argc, char **argv) {
-  if (argc == 4 && !strcmp(argv[1], "--connect")) {
-    /* The fds we inherited are the container's: nothing above stdio and the preserved ones is ours yet. */
-    chan = connect_back(argv[2], argv[3]);
-    if (chan < 0) {
-      fprintf(stderr, "tsrunc-init: cannot reach tsrunc at %s: %s\n", argv[2], strerror(errno));
-      return 1;
-    }
-  } else if (argc == 2) {
+  if (argc == 2) {
     chan = atoi(argv[1]);
     /* Everything above the channel is inherited by accident (the engine's fds); close it now. */
     syscall(SYS_close_range, chan + 1, ~0U, 0);

@@ -1,5 +1,5 @@
 /*
- * The request channel between tsrunc (Node) and tsrunc-init (this C program).
+ * The request channel between tsrunc (TypeScript) and tsrunc-init (this C program).
  *
  * Every frame is a little-endian u32 byte count followed by that many bytes.
  * A request body is a u32 opcode followed by the opcode's fields, in order:
@@ -12,12 +12,8 @@
  * container, never "run syscall N". src/init/protocol.ts mirrors this file; a
  * test checks that the two agree.
  *
- * tsrunc-init gets its channel in one of two ways:
- *   tsrunc-init <fd>                 the channel is inherited at <fd>
- *   tsrunc-init --connect <path> <token>
- *                                    it connects to the unix socket <path>
- *                                    and sends <token> as its first frame
- *                                    (the tsrunc server, see src/server/)
+ * tsrunc-init is started as `tsrunc-init <fd>`: the channel is inherited at
+ * <fd>, one end of a socketpair whose other end tsrunc holds.
  */
 #ifndef TSRUNC_PROTOCOL_H
 #define TSRUNC_PROTOCOL_H

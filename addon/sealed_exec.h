@@ -3,7 +3,7 @@
  * The process that joins a container then runs a file nothing can open for
  * writing, so a container that reaches it through /proc/<pid>/exe cannot
  * overwrite the binary on disk (CVE-2019-5736 class). Used by tsrunc-shim and
- * the tsrunc client for tsrunc-init (Node does the same in src/init/launch.ts).
+ * tsrunc does the same for tsrunc-init in src/init/launch.ts).
  */
 #ifndef TSRUNC_SEALED_EXEC_H
 #define TSRUNC_SEALED_EXEC_H

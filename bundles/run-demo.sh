@@ -21,8 +21,8 @@ if [ -n "$need" ]; then
   echo "run-demo: installing:$need"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
-if [ ! -x addon/build/tsrunc ] || [ ! -f dist/server/main.js ]; then
-  echo "run-demo: npm ci (builds the C parts, the TypeScript and the schema validators)"
+if [ ! -x addon/build/tsrunc ] || [ ! -x addon/build/tsrunc-init ]; then
+  echo "run-demo: npm ci (builds the C parts, the TypeScript, the schema validators and the Bun-compiled tsrunc)"
   npm ci --no-audit --no-fund
 fi
 [ -x bundles/busybox/rootfs/bin/busybox ] || bundles/make-rootfs.sh

@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { detectMode, parseProcCgroup, readHierarchies, type Hierarchy } from './detect';
 import type { CgroupMode, CgroupRecord } from './types';
-import { enableControllers } from './v2';
+import { realFs, type CgroupFs } from './fs';
 import { TsruncError, errnoOf } from '../sys/errors';
+import { statfsType } from '../sys/libc';
 
 /**
  * A container's cgroup: one directory per mounted hierarchy (v1: one per
@@ -13,7 +14,7 @@ import { TsruncError, errnoOf } from '../sys/errors';
 
 /** Resolves where a container's cgroup lives, before anything is created. */
 export function planCgroup(cgroupsPath: string | undefined, id: string, mode?: CgroupMode, hierarchies?: Hierarchy[], ownCgroup?: Map<string, string>): CgroupRecord {
-  const m = mode ?? detectMode((p) => require('../sys/libc').statfsType(p) as bigint);
+  const m = mode ?? detectMode(statfsType);
   const hs = (hierarchies ?? readHierarchies()).filter((h) => (m === 'unified' ? h.version === 2 : h.version === 1 || (m === 'hybrid' && h.mountPoint.endsWith('/unified'))));
   const own = ownCgroup ?? parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
   const configured = cgroupsPath ?? id;
@@ -144,4 +145,39 @@ export async function destroyCgroup(record: CgroupRecord): Promise<void> {
     }
   }
   if (failures.length) throw new TsruncError(`remove cgroup: ${failures.join('; ')}`);
+}
+
+/**
+ * Before a v2 cgroup can use a controller, every ancestor must enable it
+ * for its children (cgroup.subtree_control). For each ancestor from the
+ * top down, enable what it has and has not enabled yet; a refusal (an
+ * ancestor with processes of its own) is left for apply() to report with
+ * the field that needed the controller.
+ */
+export function enableControllers(dir: string, fs: CgroupFs = realFs): void {
+  const ancestors: string[] = [];
+  for (let d = dirname(dir); d !== dirname(d) && fs.exists(join(d, 'cgroup.subtree_control')); d = dirname(d)) ancestors.unshift(d);
+  for (const d of ancestors) {
+    let have: Set<string>;
+    let enabled: Set<string>;
+    try {
+      have = new Set(fs.read(join(d, 'cgroup.controllers')).trim().split(/\s+/).filter(Boolean));
+      enabled = new Set(fs.read(join(d, 'cgroup.subtree_control')).trim().split(/\s+/).filter(Boolean));
+    } catch {
+      continue;
+    }
+    const missing = [...have].filter((c) => !enabled.has(c));
+    if (!missing.length) continue;
+    try {
+      fs.write(join(d, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+    } catch {
+      for (const c of missing) {
+        try {
+          fs.write(join(d, 'cgroup.subtree_control'), `+${c}`);
+        } catch {
+          // left for apply() to name
+        }
+      }
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { TsruncError, errnoOf } from '../sys/errors';
 import { containerRules, deviceFilterProgram } from './devices';
@@ -6,6 +6,7 @@ import { fieldError, parseKeyValues, realFs, writeField, type CgroupFs } from '.
 import { blkioToIoWeight, counter, isSet, sharesToWeight, swapToV2, v2Limit, type ApplyOptions, type CgroupManager, type Stats } from './resources';
 import type { CgroupRecord } from './types';
 import { cpuList, hugePageSizes, memoryEntry, omitZero, rdmaLine, writeUnified } from './v1';
+import { attachDeviceFilter } from '../sys/bpf';
 
 const R = 'linux.resources';
 const MAX_UINT64 = 18446744073709551615n;
@@ -13,10 +14,7 @@ const MAX_UINT64 = 18446744073709551615n;
 /** Loads and attaches a device filter program to a cgroup directory (real: bpf(2); tests: a recorder). */
 export type AttachDevices = (dir: string, program: Buffer) => void;
 
-const realAttach: AttachDevices = (dir, program) => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  (require('../sys/bpf') as typeof import('../sys/bpf')).attachDeviceFilter(dir, program);
-};
+const realAttach: AttachDevices = (dir, program) => attachDeviceFilter(dir, program);
 
 /**
  * cgroup v2 (unified): one directory, the controllers its parent enabled
@@ -334,40 +332,5 @@ export class V2Manager implements CgroupManager {
       }
     }
     return { cpu, cpuset, memory, pids, blkio, hugetlb, intel_rdt: {}, network_interfaces: null };
-  }
-}
-
-/**
- * Before a v2 cgroup can use a controller, every ancestor must enable it
- * for its children (cgroup.subtree_control). For each ancestor from the
- * top down, enable what it has and has not enabled yet; a refusal (an
- * ancestor with processes of its own) is left for apply() to report with
- * the field that needed the controller.
- */
-export function enableControllers(dir: string, fs: CgroupFs = realFs): void {
-  const ancestors: string[] = [];
-  for (let d = dirname(dir); d !== dirname(d) && fs.exists(join(d, 'cgroup.subtree_control')); d = dirname(d)) ancestors.unshift(d);
-  for (const d of ancestors) {
-    let have: Set<string>;
-    let enabled: Set<string>;
-    try {
-      have = new Set(fs.read(join(d, 'cgroup.controllers')).trim().split(/\s+/).filter(Boolean));
-      enabled = new Set(fs.read(join(d, 'cgroup.subtree_control')).trim().split(/\s+/).filter(Boolean));
-    } catch {
-      continue;
-    }
-    const missing = [...have].filter((c) => !enabled.has(c));
-    if (!missing.length) continue;
-    try {
-      fs.write(join(d, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
-    } catch {
-      for (const c of missing) {
-        try {
-          fs.write(join(d, 'cgroup.subtree_control'), `+${c}`);
-        } catch {
-          // left for apply() to name
-        }
-      }
-    }
   }
 }

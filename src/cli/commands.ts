@@ -1,10 +1,14 @@
 import type { FlagSpec } from './args';
 import type { Handler } from './context';
 
+/* eslint-disable @typescript-eslint/no-require-imports */
+
 /**
- * The command table: names, flags and help as runc has them. Handlers are
- * loaded only for the command being run, so `tsrunc state` loads none of
- * what `create` needs.
+ * The command table: names, flags and help as runc has them. Each handler is
+ * required by a literal path (the bundler follows it) when its command runs,
+ * so `tsrunc state` evaluates none of what `create` needs; what is costly
+ * inside a command (schema validators, libseccomp, the FFI) is loaded by the
+ * code that uses it.
  */
 export interface CommandSpec {
   name: string;
@@ -15,6 +19,7 @@ export interface CommandSpec {
   args: [number, number];
   /** exec: everything after the container id belongs to the program. */
   stopAtFirstPositional?: boolean;
+  /** The handler, loaded on first use: a static path, so the bundler includes it, evaluated only for this command. */
   load: () => Handler;
 }
 
@@ -58,19 +63,16 @@ const updateFlags: FlagSpec[] = [
   { name: 'mem-bw-schema', type: 'string', value: 'SCHEMA', help: 'Intel RDT/MBA memory bandwidth schema (not supported)' },
 ];
 
-// `require` is resolved at run time, relative to this compiled file in dist/cli/.
-/* eslint-disable @typescript-eslint/no-require-imports */
-const handler = (module: string) => () => (require(`./handlers/${module}`) as { run: Handler }).run;
 
 export const commands: CommandSpec[] = [
   {
     name: 'create', usage: 'create [command options] <container-id>', args: [1, 1],
     summary: 'create a container from a bundle; its process waits for `start`',
-    flags: createFlags, load: handler('create'),
+    flags: createFlags, load: () => (require('./handlers/create') as typeof import('./handlers/create')).run,
   },
   {
     name: 'start', usage: 'start <container-id>', args: [1, 1],
-    summary: 'run the program of a created container', flags: [], load: handler('start'),
+    summary: 'run the program of a created container', flags: [], load: () => (require('./handlers/start') as typeof import('./handlers/start')).run,
   },
   {
     name: 'run', usage: 'run [command options] <container-id>', args: [1, 1],
@@ -80,7 +82,7 @@ export const commands: CommandSpec[] = [
       { name: 'detach', alias: ['d'], type: 'bool', help: 'detach from the container process' },
       { name: 'keep', type: 'bool', help: 'do not delete the container after it exits' },
     ],
-    load: handler('run'),
+    load: () => (require('./handlers/run') as typeof import('./handlers/run')).run,
   },
   {
     name: 'exec', usage: 'exec [command options] <container-id> [command [args...]]', args: [1, -1], stopAtFirstPositional: true,
@@ -102,42 +104,42 @@ export const commands: CommandSpec[] = [
       preserveFds,
       { name: 'ignore-paused', type: 'bool', help: 'accepted for runc compatibility; exec into a paused container is an error' },
     ],
-    load: handler('exec'),
+    load: () => (require('./handlers/exec') as typeof import('./handlers/exec')).run,
   },
   {
     name: 'state', usage: 'state <container-id>', args: [1, 1],
-    summary: 'print the state of a container as OCI state JSON', flags: [], load: handler('state'),
+    summary: 'print the state of a container as OCI state JSON', flags: [], load: () => (require('./handlers/state') as typeof import('./handlers/state')).run,
   },
   {
     name: 'kill', usage: 'kill [command options] <container-id> [signal]', args: [1, 2],
     summary: 'send a signal (default SIGTERM) to the container process',
     flags: [{ name: 'all', alias: ['a'], type: 'bool', help: 'send the signal to every process of the container' }],
-    load: handler('kill'),
+    load: () => (require('./handlers/kill') as typeof import('./handlers/kill')).run,
   },
   {
     name: 'delete', usage: 'delete [command options] <container-id>', args: [1, 1],
     summary: 'delete a container and everything it created',
     flags: [{ name: 'force', alias: ['f'], type: 'bool', help: 'kill the container first if it is running; succeed if it does not exist' }],
-    load: handler('delete'),
+    load: () => (require('./handlers/delete') as typeof import('./handlers/delete')).run,
   },
   {
     name: 'update', usage: 'update [command options] <container-id>', args: [1, 1],
     summary: 'update the resource limits of a running container (cgroups)',
-    flags: updateFlags, load: handler('update'),
+    flags: updateFlags, load: () => (require('./handlers/update') as typeof import('./handlers/update')).run,
   },
   {
     name: 'pause', usage: 'pause <container-id>', args: [1, 1],
-    summary: 'suspend every process of the container (cgroup freezer)', flags: [], load: handler('pause'),
+    summary: 'suspend every process of the container (cgroup freezer)', flags: [], load: () => (require('./handlers/pause') as typeof import('./handlers/pause')).run,
   },
   {
     name: 'resume', usage: 'resume <container-id>', args: [1, 1],
-    summary: 'resume the processes of a paused container', flags: [], load: handler('resume'),
+    summary: 'resume the processes of a paused container', flags: [], load: () => (require('./handlers/resume') as typeof import('./handlers/resume')).run,
   },
   {
     name: 'ps', usage: 'ps [command options] <container-id> [ps options]', args: [1, -1], stopAtFirstPositional: true,
     summary: 'list the processes of the container (json: their host pids)',
     flags: [{ name: 'format', alias: ['f'], type: 'string', value: 'table|json', default: 'table', help: 'output format' }],
-    load: handler('ps'),
+    load: () => (require('./handlers/ps') as typeof import('./handlers/ps')).run,
   },
   {
     name: 'events', usage: 'events [command options] <container-id>', args: [1, 1],
@@ -146,7 +148,7 @@ export const commands: CommandSpec[] = [
       { name: 'interval', type: 'string', value: 'DURATION', default: '5s', help: 'the stats collection interval (a Go duration: 500ms, 5s, 1m)' },
       { name: 'stats', type: 'bool', help: 'print the container\'s stats once, then exit' },
     ],
-    load: handler('events'),
+    load: () => (require('./handlers/events') as typeof import('./handlers/events')).run,
   },
   {
     name: 'list', usage: 'list [command options]', args: [0, 0],
@@ -155,17 +157,17 @@ export const commands: CommandSpec[] = [
       { name: 'format', alias: ['f'], type: 'string', value: 'table|json', default: 'table', help: 'output format' },
       { name: 'quiet', alias: ['q'], type: 'bool', help: 'print only the container ids' },
     ],
-    load: handler('list'),
+    load: () => (require('./handlers/list') as typeof import('./handlers/list')).run,
   },
   {
     name: 'features', usage: 'features', args: [0, 0],
-    summary: 'print what this build supports, as runtime-spec features JSON', flags: [], load: handler('features'),
+    summary: 'print what this build supports, as runtime-spec features JSON', flags: [], load: () => (require('./handlers/features') as typeof import('./handlers/features')).run,
   },
   {
     name: 'spec', usage: 'spec [command options]', args: [0, 0],
     summary: 'write a default config.json into the bundle',
     flags: [bundle, { name: 'rootless', type: 'bool', help: 'a config for a container run without root (user namespace)' }],
-    load: handler('spec'),
+    load: () => (require('./handlers/spec') as typeof import('./handlers/spec')).run,
   },
 ];
 

@@ -1,6 +1,5 @@
 import type { FlagValues } from './args';
 import type { Logger } from '../sys/log';
-import type { Launcher } from '../init/launch';
 
 /** Options given before the command name; they apply to every command. */
 export interface GlobalOptions {
@@ -31,8 +30,6 @@ export interface CommandContext {
   readStdin: () => Promise<string>;
   /** The process the engine (or person) ran: its pid decides "its own cgroup" and who its parent is. */
   caller: { pid: number; ppid: number };
-  /** Starts processes on the caller's side (see init/launch.ts). */
-  launcher: Launcher;
   /** The command line that runs tsrunc again (the shim's cleanup after a foreground run). */
   self: string[];
 }

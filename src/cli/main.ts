@@ -1,18 +1,19 @@
-#!/usr/bin/env node
 /**
- * tsrunc's entry point: global flags, then one command. Kept to the minimum
- * of imports: everything a command needs is loaded by that command alone,
- * because containerd calls tsrunc 3–5 times per container and Node's own
- * start-up already costs ~50 ms.
+ * tsrunc's entry point: global flags, then one command. tsrunc is daemonless:
+ * each call is this one short-lived process, in its caller's context (cgroup,
+ * umask, rlimits, environment, cwd), compiled with Bun into addon/build/tsrunc.
+ * containerd calls the runtime 3–5 times per container, so start-up counts:
+ * nothing heavy is loaded at module load (the schema validators, libseccomp
+ * and the FFI are loaded by the commands that use them).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatFlags, parseArgs, type FlagSpec } from './args';
 import { commands, findCommand, type CommandSpec } from './commands';
 import type { CommandContext, GlobalOptions } from './context';
-import type { Launcher } from '../init/launch';
 import { TsruncError } from '../sys/errors';
 import { Logger } from '../sys/log';
+import { selfCommand } from '../sys/runtime';
 
 export const SPEC_VERSION = '1.3.0';
 
@@ -30,9 +31,14 @@ const globalFlags: FlagSpec[] = [
 
 const helpFlag: FlagSpec = { name: 'help', alias: ['h'], type: 'bool', help: 'show help' };
 
+/** Set by the Bun build (--define); under Node, package.json is beside dist/. */
+declare const TSRUNC_VERSION: string | undefined;
+
 function version(): string {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return `tsrunc version ${pkg.version}\nspec: ${SPEC_VERSION}\nnode: ${process.version}\n`;
+  const v = typeof TSRUNC_VERSION === 'string' ? TSRUNC_VERSION
+    : (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const engine = process.versions.bun ? `bun: ${process.versions.bun}` : `node: ${process.version}`;
+  return `tsrunc version ${v}\nspec: ${SPEC_VERSION}\n${engine}\n`;
 }
 
 function mainHelp(): string {
@@ -64,11 +70,7 @@ function argumentError(c: CommandSpec, got: number): string {
 /** Everything about one invocation that does not come from its arguments. */
 export type Invocation = Omit<CommandContext, 'global' | 'flags' | 'args' | 'log'>;
 
-/**
- * Runs one tsrunc command line and returns its exit status. The same code
- * serves `node dist/cli/main.js` (in-process, below) and the warm tsrunc
- * server (src/server/), which builds the Invocation from its client.
- */
+/** Runs one tsrunc command line and returns its exit status. */
 export async function main(argv: string[], inv: Invocation): Promise<number> {
   const out = inv.stdout;
   let log = new Logger(undefined, 'text', false, inv.stderr);
@@ -127,20 +129,8 @@ export function inProcess(): Invocation {
     stderr: (s) => void process.stderr.write(s),
     readStdin: () => readStream(process.stdin),
     caller: { pid: process.pid, ppid: process.ppid },
-    launcher: lazyLocalLauncher(),
-    self: [process.execPath, __filename],
-  };
-}
-
-/** The local launcher, loaded on first use: most commands never start a process. */
-function lazyLocalLauncher(): Launcher {
-  let launcher: Launcher | undefined;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const get = () => (launcher ??= new (require('../init/launch') as typeof import('../init/launch')).LocalLauncher());
-  return {
-    launch: (o) => get().launch(o),
-    becomeSubreaper: () => get().becomeSubreaper(),
-    execInPlace: (...args) => get().execInPlace(...args),
+    // The compiled binary is its own command line; under Node it is node + this file.
+    self: selfCommand(),
   };
 }
 
@@ -152,14 +142,4 @@ function readStream(stream: NodeJS.ReadableStream): Promise<string> {
     stream.on('end', () => resolve(data));
     stream.on('error', reject);
   });
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2), inProcess()).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`tsrunc: ${(err as Error)?.stack ?? err}\n`);
-      process.exit(1);
-    },
-  );
 }

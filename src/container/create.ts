@@ -3,14 +3,14 @@ import { resolve } from 'node:path';
 import { createCgroup, destroyCgroup, planCgroup } from '../cgroups/manager';
 import { parseProcCgroup, readHierarchies } from '../cgroups/detect';
 import type { CgroupRecord } from '../cgroups/types';
-import type { LaunchedInit, Launcher, Supervision } from '../init/launch';
+import { launchInit, type LaunchedInit, type Supervision } from '../init/launch';
 import { checkNamespacePath } from '../linux/namespaces';
 import { isAtOrBelow, mountPointsOf } from '../linux/mounts';
 import { loadConfig, ValidationError } from '../spec/validate';
 import { lsmSupport, type LsmSupport } from '../linux/lsm';
 import { boundingSet } from '../linux/capabilities';
 import type { Spec } from '../spec/types';
-import { readProcStat } from '../state/proc';
+import { isAlive, readProcStat } from '../state/proc';
 import { StateStore, validateId, writeAtomic, type ContainerRecord } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
@@ -18,6 +18,7 @@ import { RealHostSide } from './host';
 import { runPoststopHooks } from './hooks';
 import { setupContainer } from './setup';
 import { ociState } from './status';
+import { mkfifo, umount2, MNT_DETACH } from '../sys/libc';
 
 export interface CreateOptions {
   store: StateStore;
@@ -36,7 +37,6 @@ export interface CreateOptions {
   preserveFds: number;
   supervision: Supervision;
   systemdCgroup: boolean;
-  launcher: Launcher;
   /** The process that ran tsrunc: its cgroup is where relative cgroupsPaths go. */
   callerPid: number;
   log: Logger;
@@ -91,7 +91,6 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   try {
     // The container is built from this copy: later edits of the bundle's config.json change nothing.
     writeFileSync(`${dir}/config.json`, JSON.stringify(spec));
-    const { mkfifo } = await import('../sys/libc');
     // Writable by anyone (mode set past the umask): the container's process opens it after switching to its user.
     mkfifo(`${dir}/exec.fifo`, 0o622);
     chmodSync(`${dir}/exec.fifo`, 0o622);
@@ -101,7 +100,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     // The limits are in place before the container's first process exists (it joins right after clone).
     const { managerFor } = await import('../cgroups/resources');
     (await managerFor(cgroup)).apply(spec.linux?.resources ?? {}, { warn: (m) => o.log.warn(m), devices: spec.linux?.devices, applyDevices: true });
-    launched = await o.launcher.launch({ preserveFds: o.preserveFds, supervision: o.supervision, consolePair: ownConsole });
+    launched = await launchInit({ preserveFds: o.preserveFds, supervision: o.supervision, consolePair: ownConsole });
     const stateJson = (pid: number, status: 'creating' | 'created') => JSON.stringify({ ...ociState({ ...record, pid }, status), pid });
     const host = new RealHostSide(spec, cgroup, stateJson, (pid) => {
       record.pid = pid;
@@ -145,7 +144,6 @@ async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord
 
 /** SIGKILL pid (if it is still the process we started) and wait until it is gone. */
 export async function killAndWait(pid: number, startTime: string | undefined, timeoutMs = 10_000): Promise<void> {
-  const { isAlive } = await import('../state/proc');
   if (startTime === undefined || !isAlive(pid, startTime)) return;
   try {
     process.kill(pid, 'SIGKILL');
@@ -164,7 +162,6 @@ export async function killAndWait(pid: number, startTime: string | undefined, ti
  * deepest first: what a container without its own mount namespace left.
  */
 export async function unmountUnder(dir: string): Promise<void> {
-  const { umount2, MNT_DETACH } = await import('../sys/libc');
   const points = mountPointsOf(readFileSync('/proc/self/mountinfo', 'utf8')).filter((p) => isAtOrBelow(p, dir));
   for (const p of [...new Set(points)].sort((a, b) => b.length - a.length)) {
     try {

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { destroyCgroup, cgroupPids } from '../cgroups/manager';
 import { isAlive } from '../state/proc';
 import type { StateStore } from '../state/store';
@@ -64,7 +65,6 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
 }
 
 async function thaw(cgroup: import('../cgroups/types').CgroupRecord): Promise<void> {
-  const { writeFileSync } = await import('node:fs');
   try {
     if (cgroup.mode === 'unified') writeFileSync(`${cgroup.dirs['']}/cgroup.freeze`, '0');
     else if (cgroup.dirs.freezer) writeFileSync(`${cgroup.dirs.freezer}/freezer.state`, 'THAWED');

@@ -1,5 +1,4 @@
 import { managerFor, statsJson } from '../cgroups/resources';
-import { isAlive, readProcStat } from '../state/proc';
 import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import { loadContainer } from './load';
@@ -11,8 +10,6 @@ export interface EventsOptions {
   stats: boolean;
   intervalMs: number;
   out: (line: string) => void;
-  /** The process that asked: when it is gone (the client was interrupted), stop. */
-  caller: number;
   /** How often the OOM counter and the container are looked at. */
   pollMs?: number;
 }
@@ -34,7 +31,6 @@ export async function streamEvents(store: StateStore, id: string, o: EventsOptio
     emit({ type: 'stats', id, data: manager.stats() });
     return;
   }
-  const callerStart = readProcStat(o.caller)?.startTime;
   const oomCount = () => {
     try {
       return manager.oomCount();
@@ -46,7 +42,6 @@ export async function streamEvents(store: StateStore, id: string, o: EventsOptio
   let next = Date.now() + o.intervalMs;
   for (;;) {
     await new Promise((r) => setTimeout(r, Math.min(o.pollMs ?? 100, o.intervalMs)));
-    if (callerStart === undefined || !isAlive(o.caller, callerStart)) return;
     const now = oomCount();
     if (now > ooms) emit({ type: 'oom', id });
     ooms = now;

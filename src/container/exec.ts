@@ -1,5 +1,4 @@
 import type { InitOps } from '../init/ops';
-import type { Launcher } from '../init/launch';
 import { namespacesOf } from '../linux/namespaces';
 import { lsmSupport } from '../linux/lsm';
 import { boundingSet } from '../linux/capabilities';
@@ -12,7 +11,7 @@ import type { Logger } from '../sys/log';
 import { RealHostSide } from './host';
 import { loadContainer, loadSavedConfig } from './load';
 import { applyFromOutside, configureProcess, type HostSide } from './setup';
-import { SHIM_BINARY } from '../init/launch';
+import { becomeSubreaper, execInPlace, launchInit, SHIM_BINARY } from '../init/launch';
 
 export interface ExecSetupOptions {
   spec: Spec;
@@ -69,7 +68,6 @@ export interface ExecOptions {
   pidFile?: string;
   consoleSocket?: string;
   preserveFds: number;
-  launcher: Launcher;
   callerPid: number;
   env: NodeJS.ProcessEnv;
   log: Logger;
@@ -89,8 +87,8 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
     throw new TsruncError('exec --tty --detach needs --console-socket to send the pty to');
   }
   const seccomp = spec.linux?.seccomp ? (await import('../seccomp/filter')).compileSeccomp(spec.linux.seccomp, o.log) : undefined;
-  if (!o.detach) await o.launcher.becomeSubreaper();
-  const launched = await o.launcher.launch({ preserveFds: o.preserveFds, supervision: { kind: o.detach ? 'caller' : 'self' }, consolePair: !!o.process.terminal && !o.detach && o.consoleSocket === undefined });
+  if (!o.detach) becomeSubreaper();
+  const launched = await launchInit({ preserveFds: o.preserveFds, supervision: { kind: o.detach ? 'caller' : 'self' }, consolePair: !!o.process.terminal && !o.detach && o.consoleSocket === undefined });
   const host = new RealHostSide(spec, record.cgroup, () => '{}', () => {}, record.bundle);
   let pid: number;
   try {
@@ -112,7 +110,7 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
   // Foreground: become tsrunc-shim (no state directory: an exec'd process's end is not the container's).
   const env = Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
   const keep = launched.consoleKeep !== undefined ? [launched.consoleKeep] : [];
-  return o.launcher.execInPlace(SHIM_BINARY, ['tsrunc-shim', 'foreground', '-', String(pid), String(launched.consoleKeep ?? -1), '--'], env, keep);
+  return execInPlace(SHIM_BINARY, ['tsrunc-shim', 'foreground', '-', String(pid), String(launched.consoleKeep ?? -1), '--'], env, keep);
 }
 
 /** The process of an exec without --process: the container's own, with the command line's changes (runc's rules). */

@@ -6,6 +6,7 @@ import { isAtOrBelow, mountPointsOf } from '../linux/mounts';
 import type { HostSide } from './setup';
 import type { Spec } from '../spec/types';
 import { TsruncError } from '../sys/errors';
+import { ioprioSet, schedSetattr } from '../sys/libc';
 
 /** The host-side half of container setup (see HostSide), done by tsrunc directly. */
 export class RealHostSide implements HostSide {
@@ -51,7 +52,7 @@ export class RealHostSide implements HostSide {
 
   setIoPriority(pid: number, ioprio: number): void {
     try {
-      require('../sys/libc').ioprioSet(pid, ioprio);
+      ioprioSet(pid, ioprio);
     } catch (err) {
       throw new TsruncError(`process.ioPriority: ${(err as Error).message}`);
     }
@@ -59,7 +60,7 @@ export class RealHostSide implements HostSide {
 
   setScheduler(pid: number, attr: Buffer): void {
     try {
-      require('../sys/libc').schedSetattr(pid, attr);
+      schedSetattr(pid, attr);
     } catch (err) {
       throw new TsruncError(`process.scheduler: ${(err as Error).message}`);
     }

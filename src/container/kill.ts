@@ -6,6 +6,7 @@ import { isAlive, readProcStat } from '../state/proc';
 import type { ContainerRecord, StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import { loadContainer } from './load';
+import { pidfdOpen, pidfdSendSignal } from '../sys/libc';
 
 /**
  * `kill`: signal the container's process, or with --all every process in its
@@ -27,7 +28,6 @@ export async function killContainer(store: StateStore, id: string, signalText: s
 }
 
 export async function signalProcess(pid: number, startTime: string, signal: number): Promise<boolean> {
-  const { pidfdOpen, pidfdSendSignal } = await import('../sys/libc');
   let pidfd: number;
   try {
     pidfd = pidfdOpen(pid);

@@ -1,7 +1,7 @@
 import { createContainer, type CreateOptions } from './create';
 import { deleteContainer } from './delete';
 import { startContainer } from './start';
-import { SHIM_BINARY } from '../init/launch';
+import { becomeSubreaper, execInPlace, SHIM_BINARY } from '../init/launch';
 import type { Logger } from '../sys/log';
 
 export interface ForegroundOptions extends Omit<CreateOptions, 'supervision' | 'ownConsole'> {
@@ -20,7 +20,7 @@ export interface ForegroundOptions extends Omit<CreateOptions, 'supervision' | '
  * Node process stays alive for the container's lifetime.
  */
 export async function runForeground(o: ForegroundOptions): Promise<never> {
-  await o.launcher.becomeSubreaper();
+  becomeSubreaper();
   const created = await createContainer({ ...o, supervision: { kind: 'self' }, ownConsole: true });
   try {
     await startContainer(o.store, o.id, o.log);
@@ -30,7 +30,7 @@ export async function runForeground(o: ForegroundOptions): Promise<never> {
   }
   const env = Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
   const keep = created.console !== undefined ? [created.console] : [];
-  return o.launcher.execInPlace(SHIM_BINARY, ['tsrunc-shim', 'foreground', created.dir, String(created.pid), String(created.console ?? -1), '--', ...(o.cleanup ?? [])], env, keep);
+  return execInPlace(SHIM_BINARY, ['tsrunc-shim', 'foreground', created.dir, String(created.pid), String(created.console ?? -1), '--', ...(o.cleanup ?? [])], env, keep);
 }
 
 async function deleteQuietly(store: CreateOptions['store'], id: string, log: Logger): Promise<void> {

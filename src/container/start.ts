@@ -8,6 +8,7 @@ import { isAlive } from '../state/proc';
 import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
+import { O_RDONLY, O_NONBLOCK, O_CLOEXEC, POLLIN, pollOne } from '../sys/libc';
 
 /**
  * `start`: open exec.fifo for reading. The container's process, blocked in
@@ -27,7 +28,6 @@ export async function startContainer(store: StateStore, id: string, log: Logger)
     }
     const spec = loadSavedConfig(dir);
     if (!spec.process) throw new TsruncError('cannot start a container that has no process (config.json has no "process")');
-    const { O_RDONLY, O_NONBLOCK, O_CLOEXEC, POLLIN, pollOne } = await import('../sys/libc');
     const fifo = join(dir, 'exec.fifo');
     const fd = openSync(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     let output = '';

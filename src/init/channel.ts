@@ -4,8 +4,7 @@ import type { HookRequest, InitOps, MountRequest, UserRequest } from './ops';
 import { SyscallError, TsruncError } from '../sys/errors';
 
 /**
- * InitOps over a stream connected to tsrunc-init (a socketpair from spawn,
- * or the connection tsrunc-init makes back to the server). Requests go one at
+ * InitOps over the socketpair connected to tsrunc-init. Requests go one at
  * a time: each waits for its reply. Errors name the step
  * ("mount proc on /proc: mount: EPERM (...)").
  */

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { InitChannel } from './channel';
 import {
-  addSeals, memfdCreate, socketpair, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, MFD_ALLOW_SEALING, MFD_CLOEXEC,
+  addSeals, execve, memfdCreate, setChildSubreaper, socketpair, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, MFD_ALLOW_SEALING, MFD_CLOEXEC,
 } from '../sys/libc';
+import { BIN_DIR } from '../sys/runtime';
 
-export const ADDON_DIR = join(__dirname, '..', '..', 'addon', 'build');
-export const INIT_BINARY = join(ADDON_DIR, 'tsrunc-init');
-export const SHIM_BINARY = join(ADDON_DIR, 'tsrunc-shim');
+export const INIT_BINARY = join(BIN_DIR, 'tsrunc-init');
+export const SHIM_BINARY = join(BIN_DIR, 'tsrunc-shim');
 
 /** Who becomes the container's parent once tsrunc-init's first process exits. */
 export type Supervision =
@@ -43,22 +43,6 @@ export interface LaunchedInit {
 }
 
 /**
- * How tsrunc starts processes on the caller's side. The container's init must
- * be a descendant of the process the engine ran (so that, when tsrunc exits,
- * it is re-parented to the engine's subreaper) and inherit its stdio and
- * preserved fds. In-process, that process is this one (LocalLauncher); under
- * the tsrunc server it is the thin client, which forks on the server's request
- * (src/server/remote-launcher.ts).
- */
-export interface Launcher {
-  launch(opts: LaunchOptions): Promise<LaunchedInit>;
-  /** Foreground run/exec: the caller becomes a child subreaper, so the container is re-parented to it. */
-  becomeSubreaper(): Promise<void>;
-  /** Foreground run/exec: the caller becomes this program (tsrunc-shim), keeping stdio and these fds. */
-  execInPlace(path: string, argv: string[], env: string[], keepFds: number[]): Promise<never>;
-}
-
-/**
  * A sealed in-memory copy of tsrunc-init to exec from. The process that
  * joins the container then runs a file that nothing can open for writing, so
  * a container that reaches it through /proc/<pid>/exe cannot overwrite the
@@ -72,45 +56,50 @@ function sealedInitCopy(): number {
   return fd;
 }
 
-/** tsrunc running in-process (`node dist/cli/main.js`): this process spawns, with the init's channel on a socketpair. */
-export class LocalLauncher implements Launcher {
-  async launch(opts: LaunchOptions): Promise<LaunchedInit> {
-    // The init's fds: stdio, the preserved ones, the console end, and the channel last (it closes all above).
-    const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
-    for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
-    const pair = opts.consolePair ? socketpair() : undefined;
-    let consoleFd: number | undefined;
-    if (pair) {
-      consoleFd = stdio.length;
-      stdio.push(pair[1]);
-    }
-    // 'pipe' gives the child a unix socketpair at that fd: the request channel.
-    const channelFd = stdio.length;
-    stdio.push('pipe');
-    const image = opts.supervision.kind === 'shim' ? undefined : sealedInitCopy();
-    try {
-      const child = opts.supervision.kind === 'shim'
-        // The shim forks the init (from its own sealed copy), so the container ends up as the shim's child.
-        ? spawn(SHIM_BINARY, ['supervise', opts.supervision.stateDir, opts.supervision.logFile ?? '-', '--', INIT_BINARY, String(channelFd)],
-          { stdio, detached: true, argv0: 'tsrunc-shim' })
-        : spawn(`/proc/self/fd/${image}`, [String(channelFd)], { stdio, argv0: 'tsrunc-init' });
-      if (opts.supervision.kind === 'shim') child.unref();
-      child.on('error', () => {}); // a failed spawn surfaces as EOF on the channel
-      return {
-        channel: new InitChannel(child.stdio[channelFd] as Duplex), consoleFd, consoleKeep: pair?.[0],
-        kill: () => child.kill('SIGKILL'),
-      };
-    } finally {
-      if (image !== undefined) closeSync(image);
-      if (pair) closeSync(pair[1]);
-    }
+/**
+ * Starts tsrunc-init (or tsrunc-shim, which forks it) as a child of this
+ * process, with the caller's stdio and preserved fds and the request channel
+ * on a socketpair. The container's init descends from whoever ran tsrunc, so
+ * when tsrunc exits it is re-parented to the caller's subreaper, as with runc.
+ */
+export async function launchInit(opts: LaunchOptions): Promise<LaunchedInit> {
+  // The init's fds: stdio, the preserved ones, the console end, and the channel last (it closes all above).
+  const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+  for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
+  const pair = opts.consolePair ? socketpair() : undefined;
+  let consoleFd: number | undefined;
+  if (pair) {
+    consoleFd = stdio.length;
+    stdio.push(pair[1]);
   }
+  // 'pipe' gives the child a unix socketpair at that fd: the request channel.
+  const channelFd = stdio.length;
+  stdio.push('pipe');
+  const image = opts.supervision.kind === 'shim' ? undefined : sealedInitCopy();
+  try {
+    const child = opts.supervision.kind === 'shim'
+      // The shim forks the init (from its own sealed copy), so the container ends up as the shim's child.
+      ? spawn(SHIM_BINARY, ['supervise', opts.supervision.stateDir, opts.supervision.logFile ?? '-', '--', INIT_BINARY, String(channelFd)],
+        { stdio, detached: true, argv0: 'tsrunc-shim' })
+      : spawn(`/proc/self/fd/${image}`, [String(channelFd)], { stdio, argv0: 'tsrunc-init' });
+    if (opts.supervision.kind === 'shim') child.unref();
+    child.on('error', () => {}); // a failed spawn surfaces as EOF on the channel
+    return {
+      channel: new InitChannel(child.stdio[channelFd] as Duplex), consoleFd, consoleKeep: pair?.[0],
+      kill: () => child.kill('SIGKILL'),
+    };
+  } finally {
+    if (image !== undefined) closeSync(image);
+    if (pair) closeSync(pair[1]);
+  }
+}
 
-  async becomeSubreaper(): Promise<void> {
-    (await import('../sys/libc')).setChildSubreaper();
-  }
+/** Foreground run/exec: this process becomes a child subreaper, so the container is re-parented to it. */
+export function becomeSubreaper(): void {
+  setChildSubreaper();
+}
 
-  async execInPlace(path: string, argv: string[], env: string[], keepFds: number[]): Promise<never> {
-    return (await import('../sys/libc')).execve(path, argv, env, [0, 1, 2, ...keepFds]);
-  }
+/** Foreground run/exec: this process becomes `path` (tsrunc-shim) in place, same pid, keeping stdio and these fds. */
+export function execInPlace(path: string, argv: string[], env: string[], keepFds: number[]): never {
+  return execve(path, argv, env, [0, 1, 2, ...keepFds]);
 }

@@ -1,15 +1,15 @@
 /**
  * linux.seccomp -> a BPF program, built with libseccomp (libseccomp.so.2,
- * through koffi) and exported, never loaded here: tsrunc-init loads it with
+ * through the FFI seam) and exported, never loaded here: tsrunc-init loads it with
  * seccomp(2) as the last step before execve. Semantics follow runc: unknown
  * syscall names for this architecture are skipped (debug log), rules whose
  * action equals the default are skipped, conditions on the same argument
  * index become separate rules (OR), on different indexes one rule (AND).
  */
 import { closeSync, fstatSync, readSync } from 'node:fs';
-import type * as Koffi from 'koffi';
 import type { Seccomp } from '../spec/types';
 import { TsruncError } from '../sys/errors';
+import { ffi, type NativeFunction, type OpaquePointer, type Signature } from '../sys/ffi';
 import { memfdCreate, MFD_CLOEXEC } from '../sys/libc';
 import type { Logger } from '../sys/log';
 
@@ -57,41 +57,42 @@ export interface CompiledFilter {
   notify: boolean;
 }
 
-interface Lib {
-  koffi: typeof Koffi;
-  init: Koffi.KoffiFunction;
-  release: Koffi.KoffiFunction;
-  archAdd: Koffi.KoffiFunction;
-  archResolve: Koffi.KoffiFunction;
-  syscallResolve: Koffi.KoffiFunction;
-  ruleAddArray: Koffi.KoffiFunction;
-  exportBpf: Koffi.KoffiFunction;
-}
+const libseccompSignatures = {
+  seccomp_init: { args: ['u32'], returns: 'ptr' },
+  seccomp_release: { args: ['ptr'], returns: 'void' },
+  seccomp_arch_add: { args: ['ptr', 'u32'], returns: 'i32' },
+  seccomp_arch_resolve_name: { args: ['cstring'], returns: 'u32' },
+  seccomp_syscall_resolve_name: { args: ['cstring'], returns: 'i32' },
+  // The last argument: struct scmp_arg_cmp[n] { u32 arg; i32 op; u64 datum_a; u64 datum_b; }, 24 bytes each.
+  seccomp_rule_add_array: { args: ['ptr', 'u32', 'i32', 'u32', 'ptr'], returns: 'i32' },
+  seccomp_export_bpf: { args: ['ptr', 'i32'], returns: 'i32' },
+} satisfies Record<string, Signature>;
 
+type Lib = Record<keyof typeof libseccompSignatures, NativeFunction>;
 let lib: Lib | undefined;
 
+/** libseccomp, bound on first use: only a config with linux.seccomp pays for it. */
 function libseccomp(): Lib {
   if (lib) return lib;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof Koffi;
-  let so: Koffi.IKoffiLib;
   try {
-    so = koffi.load('libseccomp.so.2');
+    lib = ffi().bindLibrary('libseccomp.so.2', libseccompSignatures);
   } catch (err) {
     throw new TsruncError(`linux.seccomp: libseccomp.so.2 cannot be loaded (install libseccomp2): ${(err as Error).message}`);
   }
-  koffi.struct('scmp_arg_cmp', { arg: 'uint32_t', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
-  lib = {
-    koffi,
-    init: so.func('void *seccomp_init(uint32_t def_action)'),
-    release: so.func('void seccomp_release(void *ctx)'),
-    archAdd: so.func('int seccomp_arch_add(void *ctx, uint32_t arch)'),
-    archResolve: so.func('uint32_t seccomp_arch_resolve_name(const char *name)'),
-    syscallResolve: so.func('int seccomp_syscall_resolve_name(const char *name)'),
-    ruleAddArray: so.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int n, const scmp_arg_cmp *args)'),
-    exportBpf: so.func('int seccomp_export_bpf(void *ctx, int fd)'),
-  };
   return lib;
+}
+
+/** struct scmp_arg_cmp[] for seccomp_rule_add_array. */
+function argCmpArray(conditions: { arg: number; op: number; datum_a: bigint; datum_b: bigint }[]): Buffer | null {
+  if (!conditions.length) return null;
+  const buf = Buffer.alloc(24 * conditions.length);
+  conditions.forEach((c, i) => {
+    buf.writeUInt32LE(c.arg, i * 24);
+    buf.writeInt32LE(c.op, i * 24 + 4);
+    buf.writeBigUInt64LE(BigInt.asUintN(64, c.datum_a), i * 24 + 8);
+    buf.writeBigUInt64LE(BigInt.asUintN(64, c.datum_b), i * 24 + 16);
+  });
+  return buf;
 }
 
 export function compileSeccomp(s: Seccomp, log: Logger): CompiledFilter {
@@ -103,13 +104,13 @@ export function compileSeccomp(s: Seccomp, log: Logger): CompiledFilter {
   };
   const defaultAction = action(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
   let notify = s.defaultAction === 'SCMP_ACT_NOTIFY';
-  const ctx = l.init(defaultAction);
+  const ctx = l.seccomp_init(defaultAction) as OpaquePointer | null;
   if (!ctx) throw new TsruncError('linux.seccomp: seccomp_init failed');
   try {
     for (const arch of s.architectures ?? []) {
-      const token = l.archResolve(libseccompArch(arch)) as number;
+      const token = Number(l.seccomp_arch_resolve_name(libseccompArch(arch)));
       if (!token) throw new TsruncError(`linux.seccomp.architectures: unknown architecture ${JSON.stringify(arch)}`);
-      const r = l.archAdd(ctx, token) as number;
+      const r = Number(l.seccomp_arch_add(ctx, token));
       if (r < 0 && r !== -17 /* EEXIST: the native one is always there */) throw new TsruncError(`linux.seccomp.architectures: cannot add ${arch}: errno ${-r}`);
     }
     (s.syscalls ?? []).forEach((rule, i) => {
@@ -127,13 +128,13 @@ export function compileSeccomp(s: Seccomp, log: Logger): CompiledFilter {
       // runc: several conditions on one argument mean "any of them" (a rule each); on distinct arguments "all of them".
       const groups = indexes.size === conditions.length ? [conditions] : conditions.map((c) => [c]);
       for (const name of rule.names) {
-        const nr = l.syscallResolve(name) as number;
+        const nr = Number(l.seccomp_syscall_resolve_name(name));
         if (nr < 0) {
           log.debug(`seccomp: syscall ${name} is unknown on this architecture, skipped`);
           continue;
         }
         for (const group of groups) {
-          const r = l.ruleAddArray(ctx, act, nr, group.length, group.length ? group : null) as number;
+          const r = Number(l.seccomp_rule_add_array(ctx, act, nr, group.length, argCmpArray(group)));
           if (r < 0) throw new TsruncError(`${where}: cannot add a rule for ${name}: errno ${-r}`);
         }
       }
@@ -148,14 +149,14 @@ export function compileSeccomp(s: Seccomp, log: Logger): CompiledFilter {
     if (notify) flags |= FLAGS.SECCOMP_FILTER_FLAG_NEW_LISTENER;
     return { program: exportProgram(l, ctx), flags, notify };
   } finally {
-    l.release(ctx);
+    l.seccomp_release(ctx);
   }
 }
 
-function exportProgram(l: Lib, ctx: unknown): Buffer {
+function exportProgram(l: Lib, ctx: OpaquePointer): Buffer {
   const fd = memfdCreate('tsrunc-seccomp', MFD_CLOEXEC);
   try {
-    const r = l.exportBpf(ctx, fd) as number;
+    const r = Number(l.seccomp_export_bpf(ctx, fd));
     if (r < 0) throw new TsruncError(`seccomp: exporting the filter failed: errno ${-r}`);
     const size = fstatSync(fd).size;
     const program = Buffer.alloc(size);

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, 
 import { join } from 'node:path';
 import { TsruncError, errnoOf } from '../sys/errors';
 import type { CgroupRecord } from '../cgroups/types';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN, O_RDONLY, O_DIRECTORY, O_CLOEXEC } from '../sys/libc';
 
 /**
  * What tsrunc keeps about one container in <root>/<id>/state.json. The OCI
@@ -79,7 +80,6 @@ export class StateStore {
    * directory, held until release(). `state` and `list` never take it.
    */
   async lock(id: string): Promise<() => void> {
-    const { flock, LOCK_EX, LOCK_NB, LOCK_UN, O_RDONLY, O_DIRECTORY, O_CLOEXEC } = await import('../sys/libc');
     let fd: number;
     try {
       fd = openSync(this.dir(id), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -152,7 +152,7 @@ export function notFound(id: string): TsruncError {
 
 /** Write to a temporary file beside path, then rename over it. */
 export function writeAtomic(path: string, data: string, mode = 0o644): void {
-  // Unique per write: the tsrunc server may write the same file for two callers at once.
+  // Unique per write: two tsrunc processes may write the same file at once (the shim's exit record, a delete).
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, data, { mode });
   renameSync(tmp, path);

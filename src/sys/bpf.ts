@@ -1,13 +1,13 @@
 /**
- * bpf(2) for cgroup v2 device filters, through koffi: load a
+ * bpf(2) for cgroup v2 device filters, through the FFI seam: load a
  * BPF_PROG_TYPE_CGROUP_DEVICE program, attach it to a cgroup directory,
  * list and detach the ones attached before. The bpf_attr unions are laid out
- * by hand in Buffers; pointers inside them point at koffi-allocated memory
- * that does not move while the kernel reads it.
+ * by hand in Buffers; pointers inside them point at pinned memory that does
+ * not move while the kernel reads it.
  */
 import { closeSync, openSync, constants } from 'node:fs';
-import type * as Koffi from 'koffi';
 import { SyscallError } from './errors';
+import { ffi } from './ffi';
 
 const SYS_bpf = 321; // x86_64
 const BPF_PROG_LOAD = 5, BPF_PROG_ATTACH = 8, BPF_PROG_DETACH = 9, BPF_PROG_GET_FD_BY_ID = 13, BPF_PROG_QUERY = 16;
@@ -16,48 +16,15 @@ const BPF_CGROUP_DEVICE = 6;
 const BPF_F_ALLOW_MULTI = 2, BPF_F_REPLACE = 4;
 const EAGAIN = 11, ENOSPC = 28, EBADF = 9;
 
-interface Bound {
-  koffi: typeof Koffi;
-  syscall: Koffi.KoffiFunction;
-}
-let bound: Bound | undefined;
-
-function lib(): Bound {
-  if (bound) return bound;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof Koffi;
-  bound = { koffi, syscall: koffi.load('libc.so.6').func('long syscall(long number, ...)') };
-  return bound;
-}
-
-/** Memory the kernel may read or write during the call: koffi-owned, so its address is stable. */
-class Native {
-  readonly ptr: unknown;
-  readonly address: bigint;
-  constructor(readonly size: number) {
-    const { koffi } = lib();
-    this.ptr = koffi.alloc('uint8_t', Math.max(size, 1));
-    this.address = koffi.address(this.ptr);
-    this.view().fill(0);
-  }
-  view(): Buffer {
-    return Buffer.from(lib().koffi.view(this.ptr, this.size));
-  }
-  free(): void {
-    lib().koffi.free(this.ptr);
-  }
-}
-
-/** One bpf(2) call; attr is copied to stable memory and back, so what the kernel writes (query counts) is seen. */
+/** One bpf(2) call; attr is copied to pinned memory and back, so what the kernel writes (query counts) is seen. */
 function bpf(cmd: number, attr: Buffer, step: string): number {
-  const { koffi, syscall } = lib();
-  const mem = new Native(attr.length);
+  const mem = ffi().pinned(attr.length);
   try {
     for (let tries = 0; ; tries++) {
-      attr.copy(mem.view());
-      const r = Number(syscall(SYS_bpf, 'int', cmd, 'void *', mem.ptr, 'unsigned int', attr.length));
-      const errno = r < 0 ? koffi.errno() : 0;
-      mem.view().copy(attr);
+      attr.copy(mem.buffer);
+      const r = ffi().syscall(SYS_bpf, cmd, mem.address, attr.length);
+      const errno = r < 0 ? ffi().errno() : 0;
+      mem.buffer.copy(attr);
       if (r >= 0) return r;
       // The verifier may be interrupted by a signal (EAGAIN): retry, as runc does.
       if (errno === EAGAIN && cmd === BPF_PROG_LOAD && tries < 30) continue;
@@ -70,11 +37,11 @@ function bpf(cmd: number, attr: Buffer, step: string): number {
 
 /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program; on a verifier error, the verifier's log is in the message. */
 export function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
-  const code = new Native(insns.length);
-  const lic = new Native(license.length + 1);
+  const code = ffi().pinned(insns.length);
+  const lic = ffi().pinned(license.length + 1);
   try {
-    insns.copy(code.view());
-    lic.view().write(license, 'latin1');
+    insns.copy(code.buffer);
+    lic.buffer.write(license, 'latin1');
     const attr = Buffer.alloc(48);
     attr.writeUInt32LE(BPF_PROG_TYPE_CGROUP_DEVICE, 0);
     attr.writeUInt32LE(insns.length / 8, 4);
@@ -85,15 +52,15 @@ export function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
     } catch (err) {
       if (!(err instanceof SyscallError) || (err.errno !== 13 && err.errno !== 22)) throw err; // EACCES, EINVAL: the verifier said no
       // Again with the verifier log, for the error message.
-      const log = new Native(64 * 1024);
+      const log = ffi().pinned(64 * 1024);
       try {
         attr.writeUInt32LE(1, 24);
-        attr.writeUInt32LE(log.size, 28);
+        attr.writeUInt32LE(log.buffer.length, 28);
         attr.writeBigUInt64LE(log.address, 32);
         try {
           return bpf(BPF_PROG_LOAD, attr, 'bpf(BPF_PROG_LOAD)');
         } catch (again) {
-          const text = log.view().toString('latin1');
+          const text = log.buffer.toString('latin1');
           const end = text.indexOf('\0');
           throw new SyscallError('bpf(BPF_PROG_LOAD)', (again as SyscallError).errno, `verifier: ${text.slice(0, end < 0 ? undefined : end).trim()}`);
         }
@@ -128,7 +95,7 @@ function detach(cgroupFd: number, progFd: number): void {
 /** The ids of the BPF_CGROUP_DEVICE programs attached to a cgroup (directly, not inherited). */
 export function queryDevicePrograms(cgroupFd: number): number[] {
   for (let size = 64, tries = 0; tries < 10; tries++) {
-    const ids = new Native(size * 4);
+    const ids = ffi().pinned(size * 4);
     try {
       // Sized to the kernel's whole query struct: v6.17+ writes `revision` at offset 56 whatever size is passed.
       const attr = Buffer.alloc(64);
@@ -146,7 +113,7 @@ export function queryDevicePrograms(cgroupFd: number): number[] {
         throw err;
       }
       const count = attr.readUInt32LE(24);
-      const view = ids.view();
+      const view = ids.buffer;
       return Array.from({ length: count }, (_, i) => view.readUInt32LE(i * 4));
     } finally {
       ids.free();

@@ -1,13 +1,12 @@
 /**
- * The host-side system calls that Node does not offer, through koffi (an FFI
- * over libc). All FFI declarations live here so the choice of FFI stays
- * swappable. Loading koffi costs ~8 ms, so nothing loads it until a caller
- * needs one of these calls: `state` and `list` never do.
+ * The host-side libc calls that Node and Bun do not offer, through the FFI
+ * seam (ffi.ts). Nothing is bound until a caller needs one of these calls:
+ * `state` and `list` never do.
  *
  * Every function throws a SyscallError carrying errno on failure.
  */
-import type * as Koffi from 'koffi';
 import { SyscallError } from './errors';
+import { ffi, type NativeFunction, type Signature } from './ffi';
 
 export const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_NONBLOCK = 0o4000, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000, O_PATH = 0o10000000;
 export const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
@@ -19,63 +18,44 @@ export const POLLIN = 1, POLLHUP = 0x10;
 const PR_SET_CHILD_SUBREAPER = 36;
 const SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434;
 
-interface Bindings {
-  koffi: typeof Koffi;
-  socketpair: Koffi.KoffiFunction;
-  flock: Koffi.KoffiFunction;
-  prctl: Koffi.KoffiFunction;
-  syscall: Koffi.KoffiFunction;
-  fcntl: Koffi.KoffiFunction;
-  execve: Koffi.KoffiFunction;
-  mkfifo: Koffi.KoffiFunction;
-  poll: Koffi.KoffiFunction;
-  memfd_create: Koffi.KoffiFunction;
-  statfs: Koffi.KoffiFunction;
-  umount2: Koffi.KoffiFunction;
+const libcSignatures = {
+  socketpair: { args: ['i32', 'i32', 'i32', 'ptr'], returns: 'i32' },
+  flock: { args: ['i32', 'i32'], returns: 'i32' },
+  prctl: { args: ['i32', 'u64', 'u64', 'u64', 'u64'], returns: 'i32' },
+  // Variadic in C (the third argument is an int for every command used here).
+  fcntl: { args: ['i32', 'i32', 'i32'], returns: 'i32' },
+  execve: { args: ['cstring', 'strv', 'strv'], returns: 'i32' },
+  mkfifo: { args: ['cstring', 'u32'], returns: 'i32' },
+  poll: { args: ['ptr', 'u64', 'i32'], returns: 'i32' },
+  memfd_create: { args: ['cstring', 'u32'], returns: 'i32' },
+  statfs: { args: ['cstring', 'ptr'], returns: 'i32' },
+  umount2: { args: ['cstring', 'i32'], returns: 'i32' },
+} satisfies Record<string, Signature>;
+
+let bound: Record<keyof typeof libcSignatures, NativeFunction> | undefined;
+
+function libc(): Record<keyof typeof libcSignatures, NativeFunction> {
+  return (bound ??= ffi().bindLibrary('libc.so.6', libcSignatures));
 }
 
-let bound: Bindings | undefined;
-
-function libc(): Bindings {
-  if (bound) return bound;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof Koffi;
-  const lib = koffi.load('libc.so.6');
-  bound = {
-    koffi,
-    socketpair: lib.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
-    flock: lib.func('int flock(int fd, int op)'),
-    prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
-    syscall: lib.func('long syscall(long number, ...)'),
-    fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
-    execve: lib.func('int execve(const char *path, const char **argv, const char **envp)'),
-    mkfifo: lib.func('int mkfifo(const char *path, uint32_t mode)'),
-    poll: lib.func('int poll(_Inout_ uint8_t *fds, unsigned long n, int timeout)'),
-    memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
-    statfs: lib.func('int statfs(const char *path, _Out_ uint8_t *buf)'),
-    umount2: lib.func('int umount2(const char *target, int flags)'),
-  };
-  return bound;
-}
-
-function check(result: number | bigint, step: string, detail?: string): number {
+function check(result: ReturnType<NativeFunction>, step: string, detail?: string): number {
   const n = Number(result);
-  if (n < 0) throw new SyscallError(step, libc().koffi.errno(), detail);
+  if (n < 0) throw new SyscallError(step, ffi().errno(), detail);
   return n;
 }
 
 /** A connected pair of unix stream sockets, both close-on-exec. */
 export function socketpair(): [number, number] {
-  const sv = [0, 0];
+  const sv = Buffer.alloc(8);
   check(libc().socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 'socketpair');
-  return [sv[0], sv[1]];
+  return [sv.readInt32LE(0), sv.readInt32LE(4)];
 }
 
 /** flock(2); with LOCK_NB returns false instead of blocking when the lock is held. */
 export function flock(fd: number, op: number): boolean {
-  const r = libc().flock(fd, op) as number;
+  const r = Number(libc().flock(fd, op));
   if (r < 0) {
-    const errno = libc().koffi.errno();
+    const errno = ffi().errno();
     if (errno === 11 /* EWOULDBLOCK */ && op & LOCK_NB) return false;
     throw new SyscallError('flock', errno);
   }
@@ -87,19 +67,19 @@ export function setChildSubreaper(): void {
 }
 
 export function pidfdOpen(pid: number): number {
-  return check(libc().syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0), 'pidfd_open', `pid ${pid}`);
+  return check(ffi().syscall(SYS_pidfd_open, pid, 0), 'pidfd_open', `pid ${pid}`);
 }
 
 export function pidfdSendSignal(pidfd: number, signal: number): void {
-  check(libc().syscall(SYS_pidfd_send_signal, 'int', pidfd, 'int', signal, 'void *', null, 'unsigned int', 0), 'pidfd_send_signal');
+  check(ffi().syscall(SYS_pidfd_send_signal, pidfd, signal, null, 0), 'pidfd_send_signal');
 }
 
 export function setCloexec(fd: number, on: boolean): void {
-  check(libc().fcntl(fd, F_SETFD, 'int', on ? 1 : 0), 'fcntl(F_SETFD)');
+  check(libc().fcntl(fd, F_SETFD, on ? 1 : 0), 'fcntl(F_SETFD)');
 }
 
 export function addSeals(fd: number, seals: number): void {
-  check(libc().fcntl(fd, F_ADD_SEALS, 'int', seals), 'fcntl(F_ADD_SEALS)');
+  check(libc().fcntl(fd, F_ADD_SEALS, seals), 'fcntl(F_ADD_SEALS)');
 }
 
 export function memfdCreate(name: string, flags: number): number {
@@ -116,8 +96,8 @@ export function pollOne(fd: number, events: number, timeoutMs: number): number {
   buf.writeInt32LE(fd, 0);
   buf.writeInt16LE(events, 4);
   for (;;) {
-    const r = libc().poll(buf, 1, timeoutMs) as number;
-    if (r < 0 && libc().koffi.errno() === 4 /* EINTR */) continue;
+    const r = Number(libc().poll(buf, 1, timeoutMs));
+    if (r < 0 && ffi().errno() === 4 /* EINTR */) continue;
     check(r, 'poll');
     return r === 0 ? 0 : buf.readInt16LE(6);
   }
@@ -136,8 +116,8 @@ export function statfsType(path: string): bigint {
  */
 export function execve(path: string, argv: string[], env: string[], keepFds: number[]): never {
   for (const fd of keepFds) setCloexec(fd, false);
-  libc().execve(path, [...argv, null], [...env, null]);
-  throw new SyscallError('execve', libc().koffi.errno(), path);
+  libc().execve(path, argv, env);
+  throw new SyscallError('execve', ffi().errno(), path);
 }
 
 export const MNT_DETACH = 2;
@@ -149,10 +129,10 @@ export function umount2(target: string, flags: number): void {
 const SYS_ioprio_set = 251, SYS_sched_setattr = 314, IOPRIO_WHO_PROCESS = 1;
 
 export function ioprioSet(pid: number, ioprio: number): void {
-  check(libc().syscall(SYS_ioprio_set, 'int', IOPRIO_WHO_PROCESS, 'int', pid, 'int', ioprio), 'ioprio_set', `pid ${pid}`);
+  check(ffi().syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, pid, ioprio), 'ioprio_set', `pid ${pid}`);
 }
 
 /** sched_setattr(2) with a struct sched_attr already laid out in attr. */
 export function schedSetattr(pid: number, attr: Buffer): void {
-  check(libc().syscall(SYS_sched_setattr, 'int', pid, 'void *', attr, 'unsigned int', 0), 'sched_setattr', `pid ${pid}`);
+  check(ffi().syscall(SYS_sched_setattr, pid, attr, 0), 'sched_setattr', `pid ${pid}`);
 }

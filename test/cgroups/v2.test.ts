@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDeviceFilter } from '../../src/cgroups/devices';
 import type { ApplyOptions } from '../../src/cgroups/resources';
-import { enableControllers, V2Manager } from '../../src/cgroups/v2';
+import { V2Manager } from '../../src/cgroups/v2';
+import { enableControllers } from '../../src/cgroups/manager';
 import { FakeCgroupFs } from '../fakes/cgroupfs';
 
 /** The v2 manager against a fake unified tree with every controller, as the VM guest has. */

@@ -94,13 +94,6 @@ describe.skipIf(!isRoot())('the tsrunc command line (root)', () => {
     expect((await h.tsrunc(['list', '-q'])).stdout.split('\n')).toContain(id);
   });
 
-  it('works the same without the warm server (TSRUNC_SERVER=0)', async () => {
-    const spec = h.spec(['sh', '-c', 'echo in-process; exit 4']);
-    const r = await h.run(spec, { env: { ...process.env, TSRUNC_SERVER: '0' } });
-    expect(r.code).toBe(4);
-    expect(r.stdout).toBe('in-process\n');
-  });
-
   it('relative --bundle and --pid-file are resolved against the caller\'s directory', async () => {
     const bundle = h.bundle(h.spec(['sleep', '30']));
     const id = h.id();

@@ -109,7 +109,7 @@ describe.skipIf(!isRoot())('container lifecycle (root)', () => {
   });
 
   it('run -d returns at once and the shim records how the container ended', async () => {
-    const bundle = h.bundle(h.spec(['sh', '-c', 'sleep 0.5; exit 5']));
+    const bundle = h.bundle(h.spec(['sh', '-c', 'sleep 3; exit 5']));
     const id = h.id();
     const r = await h.tsrunc(['run', '-d', '--shim', '-b', bundle, id]);
     expect(r.code).toBe(0);

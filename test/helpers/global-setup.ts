@@ -13,7 +13,7 @@ const repo = join(__dirname, '..', '..');
  * mounts or cgroups.
  */
 export default function setup(project: TestProject) {
-  for (const f of ['dist/cli/main.js', 'dist/server/main.js', 'dist/spec/validators.js', 'addon/build/tsrunc', 'addon/build/tsrunc-init', 'addon/build/tsrunc-shim']) {
+  for (const f of ['dist/cli/main.js', 'dist/spec/validators.js', 'addon/build/tsrunc', 'addon/build/tsrunc-init', 'addon/build/tsrunc-shim']) {
     if (!existsSync(join(repo, f))) throw new Error(`${f} is missing: run \`npm run build\` (or \`npm ci\`) first`);
   }
   const work = mkdtempSync(join(tmpdir(), 'tsrunc-test-'));

@@ -7,7 +7,7 @@ import { defaultSpec } from '../../src/spec/defaults';
 import type { Spec } from '../../src/spec/types';
 
 export const repo = join(__dirname, '..', '..');
-/** The `tsrunc` command (the client of the warm server; with TSRUNC_SERVER=0 it runs Node in-process). */
+/** The `tsrunc` command: the executable compiled with Bun (npm run build:bin). */
 export const TSRUNC = join(repo, 'addon', 'build', 'tsrunc');
 export const isRoot = () => inject('isRoot');
 

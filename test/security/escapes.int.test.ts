@@ -61,7 +61,7 @@ describe.skipIf(!isRoot())('escapes that must be impossible (root)', () => {
     await h.tsrunc(['start', id]);
     const fds = await h.tsrunc(['exec', id, 'ls', '/proc/1/fd']);
     expect(fds.stdout.trim().split('\n').sort()).toEqual(['0', '1', '2']);
-    // Its stdio is what the caller gave (here /dev/null and the test's files): no socket to tsrunc-init or the server remains.
+    // Its stdio is what the caller gave (here /dev/null and the test's files): no socket to tsrunc-init remains.
     const links = await h.tsrunc(['exec', id, 'sh', '-c', 'ls -l /proc/1/fd/ /proc/self/fd/ | grep -c -E "socket:|anon_inode:"'], { stdin: 'null' });
     expect(links.stdout.trim()).toBe('0');
   });

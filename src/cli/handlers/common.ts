@@ -21,7 +21,6 @@ export function createOptions(ctx: CommandContext, supervision: Supervision): Cr
     preserveFds: f['preserve-fds'] as number,
     supervision,
     systemdCgroup: ctx.global.systemdCgroup,
-    launcher: ctx.launcher,
     callerPid: ctx.caller.pid,
     log: ctx.log,
   };

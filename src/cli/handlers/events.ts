@@ -9,7 +9,6 @@ export async function run(ctx: CommandContext): Promise<number> {
     stats: ctx.flags.stats === true,
     intervalMs: parseDuration(ctx.flags.interval as string),
     out: ctx.stdout,
-    caller: ctx.caller.pid,
   });
   return 0;
 }

@@ -34,7 +34,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     store, id, process, detach: f.detach === true,
     pidFile: f['pid-file'] ? resolve(ctx.cwd, f['pid-file'] as string) : undefined,
     consoleSocket: f['console-socket'] ? resolve(ctx.cwd, f['console-socket'] as string) : undefined,
-    preserveFds: f['preserve-fds'] as number, launcher: ctx.launcher, callerPid: ctx.caller.pid, env: ctx.env, log: ctx.log,
+    preserveFds: f['preserve-fds'] as number, callerPid: ctx.caller.pid, env: ctx.env, log: ctx.log,
   });
 }
 

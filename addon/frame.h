@@ -71,7 +71,8 @@ static inline char *get_str(struct msg *m) { return get_bytes(m, NULL); }
 
 static inline char **get_strs(struct msg *m) {
   uint32_t count = get_u32(m);
-  if (m->bad || count > 65536) { m->bad = 1; return NULL; }
+  /* Each string takes at least its 4-byte length: a count the frame cannot hold is a lie. */
+  if (m->bad || count > (m->len - m->off) / 4) { m->bad = 1; return NULL; }
   char **v = calloc((size_t)count + 1, sizeof *v);
   if (!v) { m->bad = 1; return NULL; }
   for (uint32_t i = 0; i < count && !m->bad; i++) v[i] = get_str(m);

@@ -49,6 +49,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/keyctl.h>
 #include <linux/seccomp.h>
 
 #include "frame.h"
@@ -527,6 +528,35 @@ static void op_become_root(void) {
   if (setgroups(0, NULL) < 0 && errno != EPERM) FAIL("setgroups");
   if (setresgid(0, 0, 0) < 0) FAIL("setresgid 0");
   if (setresuid(0, 0, 0) < 0) FAIL("setresuid 0");
+  OK(0);
+}
+
+/*
+ * The container's own session keyring (runc: "_ses.<id>"), joined now by the
+ * container process, so it does not share the caller's. Its permissions get
+ * the search bit the process will need once it changes user. No keyrings in
+ * the kernel (ENOSYS) is not an error, as in runc: they are best-effort.
+ */
+static void op_join_session_keyring(struct msg *m) {
+  char *name = get_str(m);
+  uint64_t add = get_u64(m);
+  if (m->bad || !*name) { errno = EINVAL; FAIL("bad request"); }
+  long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name);
+  if (id < 0) {
+    if (errno == ENOSYS) OK(0);
+    FAIL("join a session keyring");
+  }
+  if (!add) OK(0); /* exec: join the container's keyring as it is */
+  /* KEYCTL_DESCRIBE: "type;uid;gid;perm;description", perm in hex. */
+  char desc[512];
+  long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1);
+  if (n < 0) FAIL("describe the session keyring");
+  desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = 0;
+  char *p = desc;
+  for (int field = 0; field < 3 && p; field++) p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL;
+  if (!p) { errno = EINVAL; FAIL("describe the session keyring"); }
+  unsigned long perm = strtoul(p, NULL, 16);
+  if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, (unsigned long)(perm | add)) < 0) FAIL("set the session keyring's permissions");
   OK(0);
 }
 
@@ -1087,6 +1117,7 @@ int main(int argc, char **argv) {
     case OP_ADD_HOOK: op_add_hook(&m); break;
     case OP_RUN_HOOK: op_run_hook(&m); break;
     case OP_SET_SECCOMP_LISTENER: op_set_seccomp_listener(&m); break;
+    case OP_JOIN_SESSION_KEYRING: op_join_session_keyring(&m); break;
     case OP_BECOME_ROOT: op_become_root(); break;
     case OP_CONNECT_SOCKET: op_connect_socket(&m); break;
     case OP_SET_EXEC_LABEL: op_set_exec_label(&m); break;

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -48,9 +49,14 @@ static void die(const char *what) {
   exit(1);
 }
 
-/* <state dir>/exit, written atomically: {"pid":N,"exitCode":N,"signal":N,"exitedAt":"RFC3339"} */
+/*
+ * <state dir>/exit, written atomically: {"pid":N,"exitCode":N,"signal":N,"exitedAt":"RFC3339"}.
+ * Under the directory's flock, the lock every tsrunc command on the container
+ * takes: a `delete` in progress finishes first (and then the directory is
+ * gone, so nothing is written), and it never meets a half-written record.
+ */
 static void record_exit(int status) {
-  char tmp[4096], path[4096], when[64];
+  char when[64];
   if (!strcmp(state_dir, "-")) return; /* an exec'd process: its end is not the container's */
   struct timespec ts;
   struct tm tm;
@@ -58,15 +64,19 @@ static void record_exit(int status) {
   gmtime_r(&ts.tv_sec, &tm);
   size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(when + n, sizeof when - n, ".%09ldZ", ts.tv_nsec);
-  snprintf(tmp, sizeof tmp, "%s/.exit.tmp", state_dir);
-  snprintf(path, sizeof path, "%s/exit", state_dir);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return; /* the state directory is gone: the container was deleted under us */
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  dprintf(fd, "{\"pid\":%d,\"exitCode\":%d,\"signal\":%d,\"exitedAt\":\"%s\"}\n", container, code,
-          WIFSIGNALED(status) ? WTERMSIG(status) : 0, when);
-  close(fd);
-  rename(tmp, path);
+  int dir = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return; /* the container was deleted under us */
+  while (flock(dir, LOCK_EX) < 0 && errno == EINTR) {}
+  /* In a directory removed while we waited, openat(O_CREAT) fails with ENOENT: nothing is left behind. */
+  int fd = openat(dir, ".exit.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    dprintf(fd, "{\"pid\":%d,\"exitCode\":%d,\"signal\":%d,\"exitedAt\":\"%s\"}\n", container, code,
+            WIFSIGNALED(status) ? WTERMSIG(status) : 0, when);
+    close(fd);
+    renameat(dir, ".exit.tmp", dir, "exit");
+  }
+  close(dir); /* and with it the lock */
 }
 
 /* Reap every child that has ended; returns 1 (and the status) once the container is among them. */

@@ -28,6 +28,8 @@ export interface CommandContext {
   stderr: (text: string) => void;
   /** All of the caller's stdin (update --resources -). */
   readStdin: () => Promise<string>;
+  /** The fds above stdio the caller gave tsrunc, read at start-up (for --preserve-fds). */
+  inheritedFds: ReadonlySet<number>;
   /** The process the engine (or person) ran: its pid decides "its own cgroup" and who its parent is. */
   caller: { pid: number; ppid: number };
   /** The command line that runs tsrunc again (the shim's cleanup after a foreground run). */

@@ -121,8 +121,9 @@ export async function main(argv: string[], inv: Invocation): Promise<number> {
 }
 
 /** This process is tsrunc: its own stdio, environment and children. */
-export function inProcess(): Invocation {
+export function inProcess(inheritedFds: ReadonlySet<number>): Invocation {
   return {
+    inheritedFds,
     env: process.env,
     cwd: process.cwd(),
     stdout: (s) => void process.stdout.write(s),

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /** The `tsrunc` executable: one command line, one exit status (bun build --compile starts here). */
 import { inProcess, main } from './main';
+import { readInheritedFds } from '../linux/fds';
 
-main(process.argv.slice(2), inProcess()).then(
+// First, before tsrunc opens any fd of its own (see linux/fds.ts).
+const inheritedFds = readInheritedFds();
+main(process.argv.slice(2), inProcess(inheritedFds)).then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`tsrunc: ${(err as Error)?.stack ?? err}\n`);

@@ -11,12 +11,12 @@ import { lsmSupport, type LsmSupport } from '../linux/lsm';
 import { boundingSet } from '../linux/capabilities';
 import type { Spec } from '../spec/types';
 import { isAlive, readProcStat } from '../state/proc';
-import { StateStore, validateId, writeAtomic, type ContainerRecord } from '../state/store';
+import { StateStore, validateId, writeAtomic, writePidFile, type ContainerRecord } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
 import { RealHostSide } from './host';
 import { runPoststopHooks } from './hooks';
-import { setupContainer } from './setup';
+import { sessionKeyringName, setupContainer } from './setup';
 import { ociState } from './status';
 import { mkfifo, umount2, MNT_DETACH } from '../sys/libc';
 
@@ -34,6 +34,8 @@ export interface CreateOptions {
    */
   ownConsole?: boolean;
   noPivot: boolean;
+  /** --no-new-keyring: keep the caller's session keyring. */
+  noNewKeyring: boolean;
   preserveFds: number;
   supervision: Supervision;
   systemdCgroup: boolean;
@@ -86,6 +88,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     annotations: spec.annotations, creating: creator ? { pid: o.callerPid, startTime: creator.startTime } : undefined,
     shim: o.supervision.kind === 'shim', cgroup,
     hostMounts: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'mount') || undefined,
+    noNewKeyring: o.noNewKeyring || undefined,
   };
   let launched: LaunchedInit | undefined;
   try {
@@ -111,11 +114,12 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     }, o.bundle);
     const pid = await setupContainer(launched.channel, host, {
       spec, bundle: o.bundle, rootfs, stateDir: dir, noPivot: o.noPivot, preserveFds: o.preserveFds,
+      sessionKeyring: o.noNewKeyring ? undefined : sessionKeyringName(o.id),
       console: o.consoleSocket !== undefined ? { path: o.consoleSocket } : launched.consoleFd !== undefined ? { fd: launched.consoleFd } : undefined,
       seccomp, lsm, cgroup, cgroupHierarchies: readHierarchies(), log: o.log, grantable: boundingSet(o.callerPid),
     });
     launched.channel.close();
-    if (o.pidFile) writeAtomic(o.pidFile, String(pid), 0o644);
+    if (o.pidFile) writePidFile(o.pidFile, pid);
     delete record.creating;
     o.store.write(record);
     return { record, pid, dir, spec, console: launched.consoleKeep };
@@ -136,7 +140,13 @@ async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord
   } catch (err) {
     o.log.warn(`cleaning up after a failed create: ${(err as Error).message}`);
   } finally {
-    o.store.remove(o.id);
+    // Under the container's lock: a tsrunc-shim recording how the init ended writes under it too.
+    const release = await o.store.lock(o.id).catch(() => undefined);
+    try {
+      o.store.remove(o.id);
+    } finally {
+      release?.();
+    }
   }
   // The spec's lifecycle continues at "delete" when creation fails: poststop hooks run.
   if (spec.hooks?.poststop?.length) await runPoststopHooks(spec.hooks.poststop, JSON.stringify(ociState(record, 'stopped')), o.bundle, o.log);

@@ -5,12 +5,12 @@ import { boundingSet } from '../linux/capabilities';
 import { PERSONALITY_DOMAINS, cpuMask } from '../linux/sched';
 import type { CompiledFilter } from '../seccomp/filter';
 import type { Process, Spec } from '../spec/types';
-import { writeAtomic, type StateStore } from '../state/store';
+import { writePidFile, type StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
 import { RealHostSide } from './host';
 import { loadContainer, loadSavedConfig } from './load';
-import { applyFromOutside, configureProcess, type HostSide } from './setup';
+import { applyFromOutside, configureProcess, sessionKeyringName, type HostSide } from './setup';
 import { becomeSubreaper, execInPlace, launchInit, SHIM_BINARY } from '../init/launch';
 
 export interface ExecSetupOptions {
@@ -21,6 +21,8 @@ export interface ExecSetupOptions {
   cgroupDir?: string;
   console?: { path: string } | { fd: number };
   preserveFds: number;
+  /** The container's session keyring, joined as it is (none if it was created with --no-new-keyring). */
+  sessionKeyring?: string;
   seccomp?: CompiledFilter;
   grantable?: bigint;
   log: Logger;
@@ -49,6 +51,7 @@ export async function execSequence(ops: InitOps, host: HostSide, o: ExecSetupOpt
   host.onPid(pid);
   if (!o.cgroupDir) host.joinCgroup(pid);
   if (late.length) await ops.joinNamespaces(late.map(({ flag, path }) => ({ flag, path })));
+  if (o.sessionKeyring) await ops.joinSessionKeyring(o.sessionKeyring, 0);
   applyFromOutside(host, pid, p);
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
   const personality = o.spec.linux?.personality;
@@ -97,6 +100,7 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
       cgroupDir: record.cgroup?.mode === 'unified' ? record.cgroup.dirs[''] : undefined,
       console: o.consoleSocket !== undefined ? { path: o.consoleSocket } : launched.consoleFd !== undefined ? { fd: launched.consoleFd } : undefined,
       preserveFds: o.preserveFds, seccomp, grantable: boundingSet(o.callerPid), log: o.log,
+      sessionKeyring: record.noNewKeyring ? undefined : sessionKeyringName(o.id),
     });
     await launched.channel.awaitExec('exec');
   } catch (err) {
@@ -105,7 +109,7 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
   } finally {
     launched.channel.close();
   }
-  if (o.pidFile) writeAtomic(o.pidFile, String(pid));
+  if (o.pidFile) writePidFile(o.pidFile, pid);
   if (o.detach) return 0;
   // Foreground: become tsrunc-shim (no state directory: an exec'd process's end is not the container's).
   const env = Object.entries(o.env).map(([k, v]) => `${k}=${v}`);

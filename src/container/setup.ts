@@ -50,6 +50,8 @@ export interface SetupOptions {
   stateDir: string;
   noPivot: boolean;
   preserveFds: number;
+  /** The session keyring to join ("_ses.<id>"), or none with --no-new-keyring. */
+  sessionKeyring?: string;
   /** Where the pty master goes when process.terminal is true: --console-socket, or an fd the init already has. */
   console?: { path: string } | { fd: number };
   /** linux.seccomp, compiled. */
@@ -62,6 +64,14 @@ export interface SetupOptions {
   cgroupHierarchies?: { key: string; mountPoint: string; controllers: string[]; version: 1 | 2 }[];
   log: Logger;
 }
+
+/** The container's session keyring, as runc names it. */
+export function sessionKeyringName(id: string): string {
+  return `_ses.${id}`;
+}
+
+/** Key permission bits (linux/keyctl.h): search for the possessor's uid, and for others. */
+const KEY_USR_SEARCH = 0x080000, KEY_OTH_SEARCH = 0x08;
 
 const DEFAULT_DEVICES: Device[] = [
   { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
@@ -118,6 +128,9 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) await ops.becomeRoot();
   if (o.cgroup && o.cgroup.mode !== 'unified') host.joinCgroup(pid);
   if (spec.process) applyFromOutside(host, pid, spec.process);
+  // A session keyring of the container's own, not the caller's (as runc), searchable by the process once it
+  // changes user: by its uid outside a user namespace, by "other" inside one (its uid there is not the key's).
+  if (o.sessionKeyring) await ops.joinSessionKeyring(o.sessionKeyring, userns ? KEY_OTH_SEARCH : KEY_USR_SEARCH);
   // After joining the cgroup, so that it is the root of the new cgroup namespace (or inside the one joined).
   if (ns.unshareCgroup) await ops.unshare(CLONE.NEWCGROUP);
   if (ns.joinAfterCgroup.length) await ops.joinNamespaces(ns.joinAfterCgroup);

@@ -150,6 +150,9 @@ export class InitChannel implements InitOps {
   async setRlimit(resource: number, soft: bigint, hard: bigint): Promise<void> {
     await this.call(Op.SetRlimit, [resource, soft, hard], `set rlimit ${resource}`);
   }
+  async joinSessionKeyring(name: string, addPerm: number): Promise<void> {
+    await this.call(Op.JoinSessionKeyring, [name, addPerm], `join the session keyring ${name}`);
+  }
   async setNoNewPrivs(): Promise<void> {
     await this.call(Op.SetNoNewPrivs, [], 'set no_new_privs');
   }

@@ -76,6 +76,8 @@ export interface InitOps {
   setAffinity(mask: Buffer): Promise<void>;
   /** SCMP_ACT_NOTIFY: a connected socket (fd in the init) that receives the notify fd and this containerProcessState JSON. */
   setSeccompListener(fd: number, state: string): Promise<void>;
+  /** Joins the session keyring of that name (created if none), adding these permission bits to it. */
+  joinSessionKeyring(name: string, addPerm: number): Promise<void>;
   setStartFifo(dir: string): Promise<void>;
   setPreserveFds(count: number): Promise<void>;
   setConsole(fd: number, rows: number, cols: number): Promise<void>;

@@ -42,6 +42,7 @@ export enum Op {
   SetPersonality = 36,
   SetAffinity = 37,
   SetCloneCgroup = 38,
+  JoinSessionKeyring = 39,
 }
 
 export const OPT_IN_ROOT = 1;

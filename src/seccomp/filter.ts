@@ -12,6 +12,7 @@ import { TsruncError } from '../sys/errors';
 import { ffi, type NativeFunction, type OpaquePointer, type Signature } from '../sys/ffi';
 import { memfdCreate, MFD_CLOEXEC } from '../sys/libc';
 import type { Logger } from '../sys/log';
+import { denies, evaluateFilter } from './evaluate';
 
 const ACT_KILL_PROCESS = 0x80000000, ACT_KILL_THREAD = 0x00000000, ACT_TRAP = 0x00030000, ACT_NOTIFY = 0x7fc00000;
 const ACT_ERRNO = 0x00050000, ACT_TRACE = 0x7ff00000, ACT_LOG = 0x7ffc0000, ACT_ALLOW = 0x7fff0000;
@@ -147,9 +148,26 @@ export function compileSeccomp(s: Seccomp, log: Logger): CompiledFilter {
     // The init is single-threaded: TSYNC means nothing there, and it cannot be combined with a listener.
     flags &= ~(FLAGS.SECCOMP_FILTER_FLAG_TSYNC | FLAGS.SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
     if (notify) flags |= FLAGS.SECCOMP_FILTER_FLAG_NEW_LISTENER;
-    return { program: exportProgram(l, ctx), flags, notify };
+    const program = exportProgram(l, ctx);
+    refuseUnstartable(l, program);
+    return { program, flags, notify };
   } finally {
     l.seccomp_release(ctx);
+  }
+}
+
+/**
+ * tsrunc-init loads the filter, then calls execve (and exit_group if that
+ * fails). A profile denying those leaves a process that can neither run its
+ * program nor exit (runc: "container process is already dead"): refused here,
+ * with the reason.
+ */
+function refuseUnstartable(l: Lib, program: Buffer): void {
+  for (const name of ['execve', 'exit_group']) {
+    const nr = Number(l.seccomp_syscall_resolve_name(name));
+    if (denies(evaluateFilter(program, { nr }))) {
+      throw new TsruncError(`linux.seccomp: the profile denies ${name}, which the container's process must call after the filter is loaded: it could neither start its program nor exit`);
+    }
   }
 }
 

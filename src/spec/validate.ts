@@ -64,6 +64,40 @@ export function processProblems(p: Process, prefix: string): Problem[] {
     seen.add(r.type);
     if (r.soft > r.hard) out.push({ path: `${prefix}/rlimits/${i}`, message: 'soft limit must not exceed the hard limit' });
   });
+  out.push(...kernelLimitProblems(p, prefix));
+  return out;
+}
+
+// The kernel's limits on what execve(2) and setgroups(2) take (include/uapi/linux/limits.h, fs/exec.c).
+const NGROUPS_MAX = 65536;
+const MAX_ARG_STRLEN = 32 * 4096;
+const ARG_MAX = 128 * 1024;
+const STK_LIM = 8 * 1024 * 1024;
+
+/**
+ * What the kernel would refuse at execve or setgroups, named here with the
+ * field and the limit instead of an errno from deep inside tsrunc-init. The
+ * room for arguments and environment is a quarter of the stack limit (at
+ * least 128 KiB, at most 6 MiB); without a configured RLIMIT_STACK the most
+ * the kernel ever allows is assumed, and execve itself judges the rest.
+ */
+function kernelLimitProblems(p: Process, prefix: string): Problem[] {
+  const out: Problem[] = [];
+  const gids = p.user?.additionalGids?.length ?? 0;
+  if (gids > NGROUPS_MAX) out.push({ path: `${prefix}/user/additionalGids`, message: `${gids} groups: the kernel's limit is ${NGROUPS_MAX} (NGROUPS_MAX)` });
+  let bytes = 0;
+  for (const [field, list] of [['args', p.args ?? []], ['env', p.env ?? []]] as const) {
+    list.forEach((s, i) => {
+      const len = Buffer.byteLength(s) + 1;
+      if (len > MAX_ARG_STRLEN) out.push({ path: `${prefix}/${field}/${i}`, message: `${len} bytes: the kernel's limit for one argument or variable is ${MAX_ARG_STRLEN} (MAX_ARG_STRLEN)` });
+      bytes += len + 8; // the string and its pointer
+    });
+  }
+  const stack = p.rlimits?.find((r) => r.type === 'RLIMIT_STACK')?.soft;
+  const room = Math.max(Math.min(STK_LIM / 4 * 3, stack === undefined ? Infinity : stack / 4), ARG_MAX);
+  if (bytes > room) {
+    out.push({ path: `${prefix}/args`, message: `${p.args?.length ?? 0} arguments and ${p.env?.length ?? 0} environment variables take ${bytes} bytes: more than the ${room} the kernel allows a program${stack === undefined ? '' : ' with this RLIMIT_STACK'} (E2BIG)` });
+  }
   return out;
 }
 

@@ -26,6 +26,8 @@ export interface ContainerRecord {
   cgroup?: CgroupRecord;
   /** No mount namespace: the container's mounts were made in tsrunc's own, under rootfs; delete unmounts them. */
   hostMounts?: boolean;
+  /** Created with --no-new-keyring: its processes keep the caller's session keyring (exec too). */
+  noNewKeyring?: boolean;
 }
 
 /** How the container's process ended, as tsrunc-shim recorded it in <dir>/exit. */
@@ -131,9 +133,9 @@ export class StateStore {
     }
   }
 
+  /** Called under lock(id): tsrunc-shim writes its exit record under the same lock, so nothing appears meanwhile. */
   remove(id: string): void {
-    // Retried: the shim may be writing the exit record while the directory goes away.
-    rmSync(this.dir(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 5 });
+    rmSync(this.dir(id), { recursive: true, force: true });
   }
 
   ids(): string[] {
@@ -150,7 +152,12 @@ export function notFound(id: string): TsruncError {
   return new TsruncError(`container ${JSON.stringify(id)} does not exist`);
 }
 
-/** Write to a temporary file beside path, then rename over it. */
+/** A --pid-file: the decimal pid, created as runc does (0666 less the caller's umask), atomically. */
+export function writePidFile(path: string, pid: number): void {
+  writeAtomic(path, String(pid), 0o666);
+}
+
+/** Write to a temporary file beside path, then rename over it (mode less the umask, as open(2) does). */
 export function writeAtomic(path: string, data: string, mode = 0o644): void {
   // Unique per write: two tsrunc processes may write the same file at once (the shim's exit record, a delete).
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;

@@ -483,6 +483,23 @@ describe('setupContainer: request sequences', () => {
     ]);
   });
 
+  it('a session keyring of its own, joined in the container before its root filesystem, searchable after the user changes', async () => {
+    const spec = minimal((s) => s.linux!.namespaces!.push({ type: 'cgroup' }));
+    expect((await setup(spec, { cgroup: hybridCgroup, sessionKeyring: '_ses.ctr' })).log.slice(0, 6)).toEqual([
+      FIFO,
+      'clone NEWNS', `host.onPid ${PID}`, `host.joinCgroup ${PID}`, 'joinSessionKeyring _ses.ctr +0x80000', 'unshare NEWCGROUP',
+    ]);
+    // In a user namespace the process's uid is not the key's: "other" gets search.
+    const userns = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    });
+    expect((await setup(userns, { sessionKeyring: '_ses.ctr' })).log).toContain('joinSessionKeyring _ses.ctr +0x8');
+    // --no-new-keyring: none.
+    expect((await setup(spec, { cgroup: hybridCgroup })).log.filter((l) => l.includes('Keyring'))).toEqual([]);
+  });
+
   it('hooks: createContainer runs in the container before pivot_root, startContainer is queued before finish', async () => {
     const spec = minimal((s) => {
       s.hooks = {

@@ -151,6 +151,9 @@ export class RecordingOps implements InitOps {
   async setRlimit(resource: number, soft: bigint, hard: bigint): Promise<void> {
     this.rec('setRlimit', `setRlimit ${RLIMITS[resource] ?? resource} ${soft} ${hard}`);
   }
+  async joinSessionKeyring(name: string, addPerm: number): Promise<void> {
+    this.rec('joinSessionKeyring', `joinSessionKeyring ${name} +0x${addPerm.toString(16)}`);
+  }
   async setNoNewPrivs(): Promise<void> {
     this.rec('setNoNewPrivs', 'setNoNewPrivs');
   }

@@ -128,6 +128,7 @@ const cases: [string, (c: InitChannel) => Promise<unknown>, Op, FieldType[], Val
   ['setCaps', (c) => c.setCaps([1n, 2n, 3n, 4n, 1n << 40n]), Op.SetCaps, ['u64', 'u64', 'u64', 'u64', 'u64'], [1n, 2n, 3n, 4n, 1n << 40n]],
   ['setRlimit', (c) => c.setRlimit(7, 1024n, ALL_ONES), Op.SetRlimit, ['u64', 'u64', 'u64'], [7n, 1024n, ALL_ONES]],
   ['setNoNewPrivs', (c) => c.setNoNewPrivs(), Op.SetNoNewPrivs, [], []],
+  ['joinSessionKeyring', (c) => c.joinSessionKeyring('_ses.x', 0x80000), Op.JoinSessionKeyring, ['str', 'u64'], ['_ses.x', 0x80000n]],
   ['setSeccomp', (c) => c.setSeccomp(Buffer.from('abcdefgh'), 8), Op.SetSeccomp, ['str', 'u64'], ['abcdefgh', 8n]],
   ['setSeccompListener', (c) => c.setSeccompListener(5, '{"pid":1}'), Op.SetSeccompListener, ['u64', 'str'], [5n, '{"pid":1}']],
   ['setExecLabel', (c) => c.setExecLabel('/proc/thread-self/attr/exec', 'exec prof'), Op.SetExecLabel, ['str', 'str'], ['/proc/thread-self/attr/exec', 'exec prof']],

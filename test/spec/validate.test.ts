@@ -261,3 +261,31 @@ describe('parseJson and loadConfig', () => {
     expect(validationError(() => loadConfig(bundle)).message).toBe("config.json: /: must have required property 'root'");
   });
 });
+
+describe('the kernel limits execve and setgroups have', () => {
+  const base = () => ({ user: { uid: 0, gid: 0 }, args: ['sh'], cwd: '/' }) as Process;
+
+  it('more additional groups than NGROUPS_MAX: named, with the limit', () => {
+    const p = base();
+    p.user.additionalGids = Array.from({ length: 65537 }, (_, i) => i);
+    expect(() => validateProcess(p)).toThrow('process.json: /user/additionalGids: 65537 groups: the kernel\'s limit is 65536 (NGROUPS_MAX)');
+    p.user.additionalGids.pop();
+    expect(() => validateProcess(p)).not.toThrow();
+  });
+
+  it('one argument or variable longer than MAX_ARG_STRLEN', () => {
+    const p = base();
+    p.env = ['A=1', `BIG=${'x'.repeat(131072)}`];
+    expect(() => validateProcess(p)).toThrow('process.json: /env/1: 131077 bytes: the kernel\'s limit for one argument or variable is 131072 (MAX_ARG_STRLEN)');
+  });
+
+  it('more argument and environment bytes than the stack limit leaves room for', () => {
+    const p = base();
+    p.env = Array.from({ length: 70000 }, (_, i) => `VAR${i}=${'v'.repeat(100)}`);
+    expect(() => validateProcess(p)).toThrow(/\/args: 1 arguments and 70000 environment variables take \d+ bytes: more than the 6291456 the kernel allows a program \(E2BIG\)/);
+    p.env = p.env.slice(0, 1200);
+    expect(() => validateProcess(p)).not.toThrow();
+    p.rlimits = [{ type: 'RLIMIT_STACK', soft: 256 * 1024, hard: 256 * 1024 }];
+    expect(() => validateProcess(p)).toThrow(/more than the 131072 the kernel allows a program with this RLIMIT_STACK/);
+  });
+});

@@ -1,11 +1,19 @@
 import { resolve } from 'node:path';
 import type { CommandContext } from '../context';
+import { checkPreservedFds } from '../../linux/fds';
 import { StateStore } from '../../state/store';
 import type { CreateOptions } from '../../container/create';
 import type { Supervision } from '../../init/launch';
 
 export function storeOf(ctx: CommandContext): StateStore {
   return new StateStore(resolve(ctx.cwd, ctx.global.root));
+}
+
+/** --preserve-fds, checked against the fds the caller really gave. */
+export function preservedFds(ctx: CommandContext): number {
+  const n = ctx.flags['preserve-fds'] as number;
+  checkPreservedFds(n, ctx.inheritedFds);
+  return n;
 }
 
 /** The options create and run share, from their common flags. */
@@ -18,7 +26,8 @@ export function createOptions(ctx: CommandContext, supervision: Supervision): Cr
     pidFile: f['pid-file'] ? resolve(ctx.cwd, f['pid-file'] as string) : undefined,
     consoleSocket: f['console-socket'] ? resolve(ctx.cwd, f['console-socket'] as string) : undefined,
     noPivot: f['no-pivot'] === true,
-    preserveFds: f['preserve-fds'] as number,
+    noNewKeyring: f['no-new-keyring'] === true,
+    preserveFds: preservedFds(ctx),
     supervision,
     systemdCgroup: ctx.global.systemdCgroup,
     callerPid: ctx.caller.pid,

@@ -5,7 +5,7 @@ import { execInContainer, processFromFlags } from '../../container/exec';
 import { loadContainer, loadSavedConfig } from '../../container/load';
 import { parseJson, validateProcess } from '../../spec/validate';
 import { TsruncError } from '../../sys/errors';
-import { storeOf } from './common';
+import { preservedFds, storeOf } from './common';
 import type { Process } from '../../spec/types';
 
 /** `exec`: the process from --process (validated like config.json), or the container's own changed by the flags. */
@@ -34,7 +34,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     store, id, process, detach: f.detach === true,
     pidFile: f['pid-file'] ? resolve(ctx.cwd, f['pid-file'] as string) : undefined,
     consoleSocket: f['console-socket'] ? resolve(ctx.cwd, f['console-socket'] as string) : undefined,
-    preserveFds: f['preserve-fds'] as number, callerPid: ctx.caller.pid, env: ctx.env, log: ctx.log,
+    preserveFds: preservedFds(ctx), callerPid: ctx.caller.pid, env: ctx.env, log: ctx.log,
   });
 }
 

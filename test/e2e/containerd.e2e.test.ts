@@ -252,7 +252,7 @@ describe('containerd (ctr --runc-binary)', () => {
       expect(r.code, show(r)).toBe(0);
       return ms;
     };
-    // One run each to warm up (tsrunc's server, the page cache), then alternate so that drift hits both alike.
+    // One run each to warm up (the page cache), then alternate so that drift hits both alike.
     await once(RUNTIME);
     await once('/usr/sbin/runc');
     const mine: number[] = [];

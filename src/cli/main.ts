@@ -14,6 +14,7 @@ import type { CommandContext, GlobalOptions } from './context';
 import { TsruncError } from '../sys/errors';
 import { Logger } from '../sys/log';
 import { selfCommand } from '../sys/runtime';
+import { writeAll } from '../sys/stdio';
 
 export const SPEC_VERSION = '1.3.0';
 
@@ -126,8 +127,8 @@ export function inProcess(inheritedFds: ReadonlySet<number>): Invocation {
     inheritedFds,
     env: process.env,
     cwd: process.cwd(),
-    stdout: (s) => void process.stdout.write(s),
-    stderr: (s) => void process.stderr.write(s),
+    stdout: (s) => writeAll(1, s),
+    stderr: (s) => writeAll(2, s),
     readStdin: () => readStream(process.stdin),
     caller: { pid: process.pid, ppid: process.ppid },
     // The compiled binary is its own command line; under Node it is node + this file.

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { writeAll } from './stdio';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 export type LogFormat = 'text' | 'json';
@@ -15,7 +16,7 @@ export class Logger {
     private readonly file: string | undefined,
     private readonly format: LogFormat = 'text',
     readonly debugEnabled = false,
-    private readonly stderr: (line: string) => void = (line) => process.stderr.write(line),
+    private readonly stderr: (line: string) => void = (line) => writeAll(2, line),
   ) {}
 
   debug(msg: string): void { if (this.debugEnabled) this.write('debug', msg); }

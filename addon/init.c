@@ -366,23 +366,60 @@ static void op_mkdir_all(struct msg *m) {
   OK(0);
 }
 
+/*
+ * Makes sure a file exists at path to mount over. Inside the root a symlink
+ * on the way, the last component included, is followed the way the kernel
+ * would with the root as "/" (a bind onto /etc/localtime -> /usr/share/...
+ * lands on its target, inside the root, as runc does); a dangling one gets
+ * its target created there. On the host, a symlink in the last component is
+ * refused (ELOOP).
+ */
+static int mkfile_depth(const char *path, mode_t mode, unsigned opts, int depth) {
+  if (depth > 40) { errno = ELOOP; return -1; }
+  if (opts & OPT_IN_ROOT) {
+    int fd = open_in_root(path, O_PATH, 0);
+    if (fd >= 0) { close(fd); return 0; } /* there already (any type can be mounted over) */
+    if (errno != ENOENT) return -1;
+  }
+  char *base;
+  int pfd = open_parent(path, opts, &base);
+  if (pfd < 0) return -1;
+  int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+  int e = errno, r = 0;
+  if (fd >= 0) {
+    close(fd);
+  } else if (e == ELOOP && (opts & OPT_IN_ROOT)) {
+    /* A dangling symlink: create what it points to, resolved inside the root. */
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(pfd, base, target, sizeof target - 1);
+    if (n < 0) { r = -1; e = errno; }
+    else {
+      target[n] = 0;
+      char *dir = NULL, *unused = NULL;
+      char next[2 * PATH_MAX + 2];
+      if (target[0] == '/') snprintf(next, sizeof next, "%s", target);
+      else { dir = split_last(path, &unused); snprintf(next, sizeof next, "%s/%s", dir, target); }
+      free(dir);
+      free(unused);
+      r = mkfile_depth(next, mode, opts, depth + 1);
+      e = errno;
+    }
+  } else if (e != EISDIR && e != ENXIO) {
+    /* An existing non-regular target (a directory, a device) is fine: it can still be mounted over. */
+    r = -1;
+  }
+  close(pfd);
+  free(base);
+  errno = e;
+  return r;
+}
+
 static void op_mkfile(struct msg *m) {
-  char *path = get_str(m), *base;
+  char *path = get_str(m);
   mode_t mode = (mode_t)get_u64(m);
   unsigned opts = (unsigned)get_u64(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
-  int pfd = open_parent(path, opts, &base);
-  if (pfd < 0) FAIL("open parent");
-  int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
-  int e = errno;
-  close(pfd);
-  if (fd < 0) {
-    /* An existing non-regular target (a directory, a device) is fine: it can still be mounted over. */
-    errno = e;
-    if (e != EISDIR && e != ENXIO) FAIL("create file");
-  } else {
-    close(fd);
-  }
+  if (mkfile_depth(path, mode, opts, 0) < 0) FAIL("create file");
   OK(0);
 }
 

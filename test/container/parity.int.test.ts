@@ -1,0 +1,67 @@
+/**
+ * What Docker, podman, Kubernetes and runc users hit: configs runc 1.1.5 runs
+ * and tsrunc must run the same way (each case was checked against runc on
+ * the same config; where the two differ on purpose, README says why).
+ */
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Harness, isRoot } from '../helpers/harness';
+import type { Spec } from '../../src/spec/types';
+
+const h = new Harness('parity');
+
+/** Runs sh -c script in a container built from edit(spec) and a rootfs changed by prepare; returns the result. */
+async function runIn(script: string, edit?: (s: Spec) => void, prepare?: (rootfs: string) => void, flags: string[] = []) {
+  const bundle = h.bundle(h.spec(['sh', '-c', script], edit));
+  prepare?.(join(bundle, 'rootfs'));
+  const id = h.id();
+  const r = await h.tsrunc(['run', '-b', bundle, ...flags, id]);
+  return { ...r, id, bundle };
+}
+
+describe.skipIf(!isRoot())('runc parity (root)', () => {
+  it('a bind mount onto a symlink lands on its target inside the rootfs (docker -v /etc/localtime:/etc/localtime)', async () => {
+    const host = join(h.dir, 'zone');
+    writeFileSync(host, 'host-zone\n');
+    const outside = join(h.dir, 'outside-target');
+    const r = await runIn('cat /etc/localtime /usr/share/zoneinfo/UTC /etc/nginx/default /srv/site/default; ls /etc/nginx', (s) => {
+      s.mounts!.push(
+        { destination: '/etc/localtime', type: 'bind', source: host, options: ['bind', 'ro'] },
+        // A dangling relative link: its target is created inside the rootfs, then mounted over.
+        { destination: '/etc/nginx/default', type: 'bind', source: host, options: ['bind'] },
+        // An absolute link that "points" at a host path: resolved with the rootfs as /.
+        { destination: '/etc/escape', type: 'bind', source: host, options: ['bind'] },
+      );
+    }, (rootfs) => {
+      mkdirSync(join(rootfs, 'usr/share/zoneinfo'), { recursive: true });
+      writeFileSync(join(rootfs, 'usr/share/zoneinfo/UTC'), 'image-zone\n');
+      symlinkSync('/usr/share/zoneinfo/UTC', join(rootfs, 'etc/localtime'));
+      mkdirSync(join(rootfs, 'etc/nginx'), { recursive: true });
+      mkdirSync(join(rootfs, 'srv/site'), { recursive: true });
+      symlinkSync('../../srv/site/default', join(rootfs, 'etc/nginx/default'));
+      symlinkSync(outside, join(rootfs, 'etc/escape'));
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('host-zone\nhost-zone\nhost-zone\nhost-zone\ndefault\n');
+    expect(existsSync(outside)).toBe(false);
+    expect(existsSync(join(r.bundle, 'rootfs', outside))).toBe(true);
+  });
+
+  it('joins a network namespace bind-mounted under /run/netns (ip netns add, CNI, CRI)', async () => {
+    const name = `tsrt-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', name]);
+    try {
+      const ino = statSync(`/run/netns/${name}`).ino;
+      const r = await runIn('readlink /proc/self/ns/net', (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: `/run/netns/${name}` } : n));
+      });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`net:[${ino}]\n`);
+    } finally {
+      execFileSync('ip', ['netns', 'delete', name]);
+    }
+  });
+});

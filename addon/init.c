@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -572,6 +573,25 @@ static void op_sethostname(struct msg *m, int domain) {
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
   if ((domain ? setdomainname(name, strlen(name)) : sethostname(name, strlen(name))) < 0)
     FAIL(domain ? "setdomainname" : "sethostname");
+  OK(0);
+}
+
+/* A new network namespace has "lo" down: bring it up so 127.0.0.1 works (healthchecks, redis-cli), as runc does. */
+static void op_loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) FAIL("socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (r == 0 && !(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    r = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int e = errno;
+  close(s);
+  errno = e;
+  if (r < 0) FAIL("set lo up");
   OK(0);
 }
 
@@ -1152,6 +1172,7 @@ int main(int argc, char **argv) {
     case OP_SET_PERSONALITY: op_set_personality(&m); break;
     case OP_SET_AFFINITY: op_set_affinity(&m); break;
     case OP_SET_CLONE_CGROUP: op_set_clone_cgroup(&m); break;
+    case OP_LOOPBACK_UP: op_loopback_up(); break;
     case OP_FINISH: op_finish(); break;
     default: reply(ENOSYS, 0, "unknown request"); break;
     }

@@ -61,6 +61,9 @@ enum tsrunc_op {
   OP_SET_AFFINITY = 37,   /* str CPU mask (bytes of a cpu_set_t): sched_setaffinity on this process, now */
   OP_SET_CLONE_CGROUP = 38, /* str cgroup2 dir: opened now (while host paths resolve); OP_CLONE then uses CLONE_INTO_CGROUP */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
   OP_SET_SECCOMP_LISTENER = 32, /* u64 fd of a connected socket, str containerProcessState JSON: gets the notify fd */
+
+  /* runc parity (issue 11); numbered from 50 to stay clear of other additions. */
+  OP_LOOPBACK_UP = 50,    /* bring "lo" up in the current network namespace (a new one), as runc does */
 };
 
 /* opts bits */

@@ -123,6 +123,9 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (ns.joinAfterCgroup.length) await ops.joinNamespaces(ns.joinAfterCgroup);
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
 
+  // A new network namespace gets its loopback up (runc's "loopback" network), before anything configured runs.
+  if (ns.isNew('network')) await ops.loopbackUp();
+
   // 3. The root filesystem and everything mounted in it.
   await prepareRootfs(ops, host, o, ns);
   for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns);

@@ -81,6 +81,9 @@ export class InitChannel implements InitOps {
   async unshare(flags: number): Promise<void> {
     await this.call(Op.Unshare, [flags], `unshare 0x${flags.toString(16)}`);
   }
+  async loopbackUp(): Promise<void> {
+    await this.call(Op.LoopbackUp, [], 'bring lo up');
+  }
   async setCloneCgroup(dir: string): Promise<void> {
     await this.call(Op.SetCloneCgroup, [dir], `open cgroup ${dir}`);
   }

@@ -58,6 +58,8 @@ export interface InitOps {
   connectSocket(path: string): Promise<number>;
   /** In the container's user namespace, once its maps are written: become its root, keeping capabilities. */
   becomeRoot(): Promise<void>;
+  /** In a new network namespace: bring "lo" up (as runc). */
+  loopbackUp(): Promise<void>;
   sethostname(name: string): Promise<void>;
   setdomainname(name: string): Promise<void>;
   maskPath(path: string): Promise<void>;

@@ -42,6 +42,7 @@ export enum Op {
   SetPersonality = 36,
   SetAffinity = 37,
   SetCloneCgroup = 38,
+  LoopbackUp = 50,
 }
 
 export const OPT_IN_ROOT = 1;

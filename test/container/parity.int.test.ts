@@ -64,4 +64,16 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
       execFileSync('ip', ['netns', 'delete', name]);
     }
   });
+
+  it('a new network namespace has lo up: 127.0.0.1 answers (healthchecks, redis-cli)', async () => {
+    // busybox nc listens and a client connects to it, all inside the container.
+    const r = await runIn('cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; nc -l -p 8080 >/tmp/got & sleep 0.3; echo ping | nc -w 2 127.0.0.1 8080; sleep 0.3; cat /tmp/got', (s) => {
+      s.mounts = s.mounts!.map((m) => (m.destination === '/sys' ? { ...m, options: ['nosuid', 'noexec', 'nodev', 'ro'] } : m));
+    });
+    expect(r.stderr).toBe('');
+    const [operstate, flags, got] = r.stdout.trim().split('\n');
+    expect(operstate).toBe('unknown'); // lo's operstate when up ("down" otherwise)
+    expect(Number(flags) & 1).toBe(1); // IFF_UP
+    expect(got).toBe('ping');
+  });
 });

@@ -129,6 +129,8 @@ describe('setupContainer: request sequences', () => {
       'clone NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET',
       `host.onPid ${PID}`,
       'unshare NEWCGROUP',
+      // A new network namespace: lo up before anything configured runs, as runc does.
+      'loopbackUp',
       ...ROOTFS,
       'mkdirAll /proc 0755 @root',
       'mount proc /proc proc 0 - @root',

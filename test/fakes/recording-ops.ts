@@ -109,6 +109,9 @@ export class RecordingOps implements InitOps {
   async symlink(target: string, link: string): Promise<void> {
     this.rec('symlink', `symlink ${link} -> ${target}`);
   }
+  async loopbackUp(): Promise<void> {
+    this.rec('loopbackUp', 'loopbackUp');
+  }
   async setRoot(path: string): Promise<void> {
     this.rec('setRoot', `setRoot ${path}`);
   }

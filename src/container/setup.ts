@@ -142,6 +142,9 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (!ns.has('mount')) await ops.chroot(o.rootfs, false);
   else if (o.noPivot) await ops.chroot(o.rootfs, true);
   else await ops.pivotRoot(o.rootfs);
+  // A read-only /dev was mounted writable so its devices, links and /dev/pts could be made: now read-only (runc's finalizeRootfs).
+  const devRo = readonlyDev(spec.mounts);
+  if (devRo !== undefined) await ops.mount({ target: '/dev', flags: MS.BIND | MS.REMOUNT | devRo, inRoot: true });
   if (spec.root?.readonly) await ops.readonlyPath('/');
   // An empty name leaves the one the uts namespace has (as runc does); without a uts namespace it would clear the host's.
   if (spec.hostname) await ops.sethostname(spec.hostname);
@@ -223,6 +226,14 @@ async function prepareRootfs(ops: InitOps, host: HostSide, o: SetupOptions, ns: 
   await ops.setRoot(o.rootfs);
 }
 
+/** The flags of a read-only, non-bind /dev mount (to apply after it is populated); undefined otherwise. */
+function readonlyDev(mounts: Mount[] = []): number | undefined {
+  const m = mounts.filter((x) => cleanPath(x.destination) === '/dev').pop();
+  if (!m) return undefined;
+  const opts = parseMountOptions(m);
+  return !opts.bind && opts.flags & MS.RDONLY ? opts.flags & ~(MS.REMOUNT | MS.BIND | MS.REC) : undefined;
+}
+
 function needsDevSetup(mounts: Mount[] = []): boolean {
   return !mounts.some((m) => cleanPath(m.destination) === '/dev' && parseMountOptions(m).bind);
 }
@@ -248,7 +259,9 @@ async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Moun
     // linux.mountLabel labels the filesystems tsrunc creates (not proc and sysfs, which label themselves).
     const label = o.spec.linux?.mountLabel;
     const data = label && m.type !== 'proc' && m.type !== 'sysfs' ? withMountLabel(opts.data, label) : opts.data;
-    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags: opts.flags, data, inRoot: true });
+    // /dev is populated after it is mounted: read-only only once that is done (see readonlyDev).
+    const flags = dest === '/dev' ? opts.flags & ~MS.RDONLY : opts.flags;
+    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags, data, inRoot: true });
   }
   for (const p of opts.propagation) await ops.mount({ target: dest, flags: p, inRoot: true });
 }

@@ -76,4 +76,13 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     expect(Number(flags) & 1).toBe(1); // IFF_UP
     expect(got).toBe('ping');
   });
+
+  it('a read-only /dev tmpfs still gets its devices and /dev/pts, and is read-only to the process', async () => {
+    const r = await runIn('grep " /dev " /proc/self/mountinfo | cut -d" " -f6; ls /dev/pts/ptmx && echo hi >/dev/null && echo null-ok; touch /dev/x 2>/dev/null || echo ro', (s) => {
+      s.mounts = s.mounts!.map((m) => (m.destination === '/dev' ? { ...m, options: [...(m.options ?? []), 'ro'] } : m));
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('ro,nosuid\n/dev/pts/ptmx\nnull-ok\nro\n');
+  });
 });

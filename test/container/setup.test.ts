@@ -564,6 +564,26 @@ describe('setupContainer: devices', () => {
     });
     expect(log.filter((l) => /^(mknod|bindDevice|symlink)/.test(l))).toEqual([]);
   });
+
+  it('a read-only /dev tmpfs is mounted writable, populated (devices, /dev/pts), then made read-only after pivot_root', async () => {
+    const spec = minimal((s) => {
+      s.mounts = [
+        { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k', 'ro'] },
+        { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance'] },
+      ];
+    });
+    const { log } = await setup(spec);
+    expect(log).toEqual([
+      FIFO, 'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS,
+      'mkdirAll /dev 0755 @root',
+      'mount tmpfs /dev tmpfs NOSUID|STRICTATIME mode=755,size=65536k @root',
+      'mkdirAll /dev/pts 0755 @root',
+      'mount devpts /dev/pts devpts NOSUID|NOEXEC newinstance @root',
+      ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS, ...PIVOT,
+      'mount - /dev - RDONLY|NOSUID|REMOUNT|BIND|STRICTATIME - @root',
+      ...TRUE_PROCESS,
+    ]);
+  });
 });
 
 describe('setupContainer: the process', () => {

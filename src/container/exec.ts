@@ -76,14 +76,15 @@ export interface ExecOptions {
 }
 
 /**
- * `exec`: a new process in a running container. Detached, it is re-parented
+ * `exec`: a new process in a running (or created, not yet started) container. Detached, it is re-parented
  * to the caller's subreaper (containerd's shim reaps it) and its pid written;
  * in the foreground the caller becomes tsrunc-shim and exits with the
  * process's status. The container's state is never changed.
  */
 export async function execInContainer(o: ExecOptions): Promise<number> {
   const { record, status, dir } = loadContainer(o.store, o.id);
-  if (status !== 'running') throw new TsruncError(`cannot exec in a container that is ${status}`);
+  // A created container's namespaces and cgroup exist already: runc execs into it too.
+  if (status !== 'running' && status !== 'created') throw new TsruncError(`cannot exec in a container that is ${status}`);
   const spec = loadSavedConfig(dir);
   if (o.process.terminal && o.detach && o.consoleSocket === undefined) {
     throw new TsruncError('exec --tty --detach needs --console-socket to send the pty to');

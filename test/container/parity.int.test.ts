@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, isRoot } from '../helpers/harness';
 import type { Spec } from '../../src/spec/types';
@@ -84,5 +84,20 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('ro,nosuid\n/dev/pts/ptmx\nnull-ok\nro\n');
+  });
+
+  it('kill ID 0 checks a live container; exec works in a created one (as runc)', async () => {
+    const { id, pid } = await h.create(h.spec(['sleep', '30']));
+    const ex = await h.tsrunc(['exec', id, 'readlink', '/proc/self/ns/pid']);
+    expect(ex.stderr).toBe('');
+    expect(ex.stdout).toBe(`${readlinkSync(`/proc/${pid}/ns/pid`)}\n`);
+    expect((await h.state(id)).status).toBe('created');
+    expect((await h.tsrunc(['kill', id, '0'])).code).toBe(0);
+    expect((await h.tsrunc(['start', id])).code).toBe(0);
+    const k = await h.tsrunc(['kill', id, '0']);
+    expect(k.stderr).toBe('');
+    expect(k.code).toBe(0);
+    expect((await h.state(id)).status).toBe('running');
+    expect((await h.tsrunc(['kill', id, 'KILL'])).code).toBe(0);
   });
 });

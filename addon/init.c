@@ -967,6 +967,34 @@ static int setup_console(const char **failed) {
 }
 
 /*
+ * The process's stdio (its pty above all) belongs to its user, as runc's
+ * fixStdioPermissions does: otherwise a non-root process could not reopen
+ * its own terminal or /dev/stdout (mode 0620/0600, owner root). Only the
+ * owner changes (the pty keeps devpts' tty group); /dev/null is left alone,
+ * and a chown the kernel refuses (unmapped ids, read-only) is skipped.
+ */
+static int fix_stdio_owner(const char **failed) {
+  struct stat null, st;
+  int have_null = stat("/dev/null", &null) == 0;
+  for (int fd = 0; fd < 3; fd++) {
+    if (fstat(fd, &st) < 0) {
+      if (errno == EBADF) continue;
+      *failed = "stat stdio";
+      return -1;
+    }
+    /* Unlike runc, a regular file (a log the caller redirected to) is not given away: only ttys, pipes, sockets. */
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) continue;
+    if (st.st_uid == plan.uid || (have_null && st.st_rdev == null.st_rdev && S_ISCHR(st.st_mode))) continue;
+    if (fchown(fd, plan.uid, (gid_t)-1) < 0) {
+      if (errno == EINVAL || errno == EPERM || errno == EROFS) continue;
+      *failed = "chown stdio to the user";
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/*
  * A failure after the reply to OP_FINISH: exec (no start fifo) still has its
  * channel, and tsrunc waits for EOF there; create/start has the start fifo,
  * where `tsrunc start` reads everything after the "0" as the error. Both are
@@ -1020,6 +1048,7 @@ static void op_finish(void) {
     for (;;) pause();
   }
   if (plan.console_sock >= 0 && setup_console(&failed) < 0) FAIL(failed);
+  if (plan.has_user && fix_stdio_owner(&failed) < 0) FAIL(failed);
   /* The LSM label applies at the next execve; written while we may still open /proc and before seccomp. */
   if (plan.label_file) {
     int lfd = open(plan.label_file, O_WRONLY | O_CLOEXEC);

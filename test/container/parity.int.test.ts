@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, isRoot } from '../helpers/harness';
+import { Harness, TSRUNC, exec, isRoot } from '../helpers/harness';
 import type { Spec } from '../../src/spec/types';
 
 const h = new Harness('parity');
@@ -100,4 +100,24 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     expect((await h.state(id)).status).toBe('running');
     expect((await h.tsrunc(['kill', id, 'KILL'])).code).toBe(0);
   });
+
+  it('a terminal belongs to a non-root process.user (tty group kept), with run -t and exec -t', async () => {
+    const script = 'stat -c "%u:%g %a" $(tty); exit';
+    const bundle = h.bundle(h.spec(['sh', '-c', script], (s) => {
+      s.process!.terminal = true;
+      s.process!.user = { uid: 1000, gid: 1000 };
+    }));
+    const run = await underScript(`${TSRUNC} --root ${h.root} run -b ${bundle} ${h.id()}`);
+    expect(run.output).toMatch(/(^|\n|\^@)1000:5 620\n$/);
+    const { id } = await h.create(h.spec(['sleep', '30']));
+    expect((await h.tsrunc(['start', id])).code).toBe(0);
+    const ex = await underScript(`${TSRUNC} --root ${h.root} exec -t -u 1001:1001 ${id} sh -c '${script}'`);
+    expect(ex.output).toMatch(/(^|\n|\^@)1001:5 620\n$/);
+  });
 });
+
+/** Runs a command line under `script`, so that tsrunc's stdin/stdout are a real terminal. */
+async function underScript(commandLine: string): Promise<{ code: number | null; output: string }> {
+  const r = await exec('script', ['-qfec', commandLine, '/dev/null'], { timeoutMs: 30_000 });
+  return { code: r.code, output: r.stdout.replace(/\r/g, '') };
+}

@@ -763,13 +763,15 @@ static void op_set_console(struct msg *m) {
 
 /* ---- hooks: fork, exec with the state on stdin, enforce the timeout ---- */
 
-static int run_hook(struct hook *h, char *err, size_t errlen) {
+/* cwd_fd: the hook's working directory (-1: ours). */
+static int run_hook(struct hook *h, int cwd_fd, char *err, size_t errlen) {
   int in[2];
   if (pipe2(in, O_CLOEXEC) < 0) { snprintf(err, errlen, "pipe: %s", strerror(errno)); return -1; }
   pid_t pid = fork();
   if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); return -1; }
   if (pid == 0) {
     dup2(in[0], 0);
+    if (cwd_fd >= 0 && fchdir(cwd_fd) < 0) _exit(127);
     execve(h->argv[0], h->argv + 1, h->env);
     _exit(127);
   }
@@ -819,7 +821,8 @@ static void op_run_hook(struct msg *m) {
   struct hook h;
   char err[512];
   if (get_hook(m, &h) < 0) { errno = EINVAL; FAIL("bad request"); }
-  if (run_hook(&h, err, sizeof err) < 0) { errno = 0; reply(ECANCELED, 0, err); return; }
+  /* createContainer hooks run in the container's root filesystem (before pivot_root), as runc's do. */
+  if (run_hook(&h, root_fd, err, sizeof err) < 0) { errno = 0; reply(ECANCELED, 0, err); return; }
   OK(0);
 }
 
@@ -1108,7 +1111,7 @@ static void op_finish(void) {
     close(plan.fifo_dir);
     for (size_t i = 0; i < plan.nhooks; i++) {
       char err[512];
-      if (run_hook(&plan.hooks[i], err, sizeof err) < 0) {
+      if (run_hook(&plan.hooks[i], -1, err, sizeof err) < 0) {
         report_late(0, "startContainer hook failed: %s", err);
         _exit(126);
       }

@@ -101,6 +101,15 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     expect((await h.tsrunc(['kill', id, 'KILL'])).code).toBe(0);
   });
 
+  it('createContainer hooks run with the rootfs as working directory: relative paths land in the container', async () => {
+    const r = await runIn('cat /hook-cwd', (s) => {
+      s.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'pwd > hook-cwd'] }] };
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${join(r.bundle, 'rootfs')}\n`);
+    expect(existsSync(join(r.bundle, 'hook-cwd'))).toBe(false);
+  });
+
   it('a terminal belongs to a non-root process.user (tty group kept), with run -t and exec -t', async () => {
     const script = 'stat -c "%u:%g %a" $(tty); exit';
     const bundle = h.bundle(h.spec(['sh', '-c', script], (s) => {

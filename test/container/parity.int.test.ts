@@ -110,6 +110,15 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     expect(existsSync(join(r.bundle, 'hook-cwd'))).toBe(false);
   });
 
+  it('tsrunc spec adds a cgroup namespace only on a cgroup v2 host (as runc spec)', async () => {
+    const dir = join(h.dir, `spec-${Date.now()}`);
+    mkdirSync(dir);
+    expect((await exec(TSRUNC, ['spec', '-b', dir])).code).toBe(0);
+    const types = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).linux.namespaces.map((n: { type: string }) => n.type);
+    const v2 = execFileSync('stat', ['-f', '-c', '%T', '/sys/fs/cgroup'], { encoding: 'utf8' }).trim() === 'cgroup2fs';
+    expect(types.includes('cgroup')).toBe(v2);
+  });
+
   it('a terminal belongs to a non-root process.user (tty group kept), with run -t and exec -t', async () => {
     const script = 'stat -c "%u:%g %a" $(tty); exit';
     const bundle = h.bundle(h.spec(['sh', '-c', script], (s) => {

@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -306,6 +307,68 @@ static void op_write_file(struct msg *m) {
   OK(0);
 }
 
+/*
+ * tmpcopyup: copies the tree under src (the directory a new tmpfs now hides,
+ * still reachable through this fd) into dst (the new tmpfs), keeping modes
+ * and owners, as runc does. Every name is opened relative to its directory
+ * fd without following symlinks: links are copied as links, never read
+ * through, so a rootfs cannot make this copy anything outside itself.
+ */
+static int copy_tree(int src, int dst, int depth) {
+  if (depth > 128) { errno = ELOOP; return -1; }
+  int dfd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!d) { if (dfd >= 0) close(dfd); return -1; }
+  int r = 0;
+  struct dirent *e;
+  while (r == 0 && (errno = 0, e = readdir(d))) {
+    const char *n = e->d_name;
+    if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+    struct stat st;
+    if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0) { r = -1; break; }
+    mode_t perm = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(dst, n, 0700) < 0) { r = -1; break; }
+      int s2 = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int d2 = s2 >= 0 ? openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+      r = d2 >= 0 ? copy_tree(s2, d2, depth + 1) : -1;
+      int e2 = errno;
+      if (s2 >= 0) close(s2);
+      if (d2 >= 0) close(d2);
+      errno = e2;
+    } else if (S_ISREG(st.st_mode)) {
+      int in = openat(src, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      int out = in >= 0 ? openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+      char buf[65536];
+      ssize_t k = out >= 0 ? 0 : -1;
+      while (out >= 0 && (k = read(in, buf, sizeof buf)) > 0)
+        if (write_full(out, buf, (size_t)k) < 0) { k = -1; break; }
+      int e2 = errno;
+      if (in >= 0) close(in);
+      if (out >= 0) close(out);
+      errno = e2;
+      if (k < 0) r = -1;
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t k = readlinkat(src, n, target, sizeof target - 1);
+      if (k < 0) { r = -1; break; }
+      target[k] = 0;
+      if (symlinkat(target, dst, n) < 0) r = -1;
+    } else if (mknodat(dst, n, st.st_mode, st.st_rdev) < 0) {
+      r = -1;
+    }
+    if (r < 0) break;
+    /* The owner, then the mode (chown clears set-id bits); a link has no mode of its own. */
+    if (fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) { r = -1; break; }
+    if (!S_ISLNK(st.st_mode) && fchmodat(dst, n, perm, 0) < 0) { r = -1; break; }
+  }
+  if (r == 0 && errno) r = -1;
+  int err = errno;
+  closedir(d);
+  errno = err;
+  return r;
+}
+
 static void op_mount(struct msg *m) {
   char *src = get_str(m), *tgt = get_str(m), *fstype = get_str(m);
   unsigned long flags = (unsigned long)get_u64(m);
@@ -327,12 +390,26 @@ static void op_mount(struct msg *m) {
     fd_path(sbuf, sizeof sbuf, sfd);
     source = sbuf;
   }
+  /* tmpcopyup: hold the directory about to be covered; its tree is copied into the new mount. */
+  int old = -1;
+  if ((opts & OPT_COPY_UP) && (opts & OPT_IN_ROOT)) {
+    old = open_in_root(tgt, O_RDONLY | O_DIRECTORY, 0);
+    if (old < 0) { int e = errno; close(tfd); if (sfd >= 0) close(sfd); errno = e; FAIL("open the directory to copy up"); }
+  }
   int r = mount(source, target, nz(fstype), flags, nz(data));
   int e = errno;
   if (tfd >= 0) close(tfd);
   if (sfd >= 0) close(sfd);
-  errno = e;
-  if (r < 0) FAIL("mount");
+  if (r < 0) { if (old >= 0) close(old); errno = e; FAIL("mount"); }
+  if (old >= 0) {
+    int fresh = open_in_root(tgt, O_RDONLY | O_DIRECTORY, 0);
+    r = fresh >= 0 ? copy_tree(old, fresh, 0) : -1;
+    e = errno;
+    close(old);
+    if (fresh >= 0) close(fresh);
+    errno = e;
+    if (r < 0) FAIL("copy up into the tmpfs");
+  }
   OK(0);
 }
 

@@ -70,5 +70,6 @@ enum tsrunc_op {
 #define OPT_IN_ROOT 1u      /* the path argument is resolved inside the root set by OP_SET_ROOT */
 #define OPT_SRC_IN_ROOT 2u  /* OP_MOUNT: the source is resolved inside the root too */
 #define OPT_NO_FOLLOW 4u    /* do not follow a symlink in the last component */
+#define OPT_COPY_UP 8u      /* OP_MOUNT (a tmpfs): copy what the target directory held into the new mount (runc's tmpcopyup) */
 
 #endif

@@ -241,7 +241,7 @@ function needsDevSetup(mounts: Mount[] = []): boolean {
 async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns: NamespacePlan): Promise<void> {
   const dest = cleanPath(m.destination);
   const opts = parseMountOptions(m);
-  if (opts.tmpcopyup) throw new TsruncError(`mounts ${dest}: option "tmpcopyup" is not supported by tsrunc`);
+  if (opts.tmpcopyup && m.type !== 'tmpfs') throw new TsruncError(`mounts ${dest}: option "tmpcopyup" is only for tmpfs mounts`);
   if (m.type === 'cgroup' || m.type === 'cgroup2') {
     await mountCgroups(ops, o, dest, opts.flags, ns);
   } else if (opts.bind) {
@@ -261,7 +261,7 @@ async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Moun
     const data = label && m.type !== 'proc' && m.type !== 'sysfs' ? withMountLabel(opts.data, label) : opts.data;
     // /dev is populated after it is mounted: read-only only once that is done (see readonlyDev).
     const flags = dest === '/dev' ? opts.flags & ~MS.RDONLY : opts.flags;
-    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags, data, inRoot: true });
+    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags, data, inRoot: true, ...(opts.tmpcopyup ? { copyUp: true } : {}) });
   }
   for (const p of opts.propagation) await ops.mount({ target: dest, flags: p, inRoot: true });
 }

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { decodeReply, encodeRequest, FrameSplitter, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, type Field, type Reply } from './protocol';
+import { decodeReply, encodeRequest, FrameSplitter, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, OPT_COPY_UP, type Field, type Reply } from './protocol';
 import type { HookRequest, InitOps, MountRequest, UserRequest } from './ops';
 import { SyscallError, TsruncError } from '../sys/errors';
 
@@ -95,7 +95,7 @@ export class InitChannel implements InitOps {
   }
   async mount(m: MountRequest): Promise<void> {
     const what = m.flags & 0x20 /* MS_REMOUNT */ ? `remount ${m.target}` : `mount ${m.source || m.fstype || ''} on ${m.target}`;
-    await this.call(Op.Mount, [m.source ?? '', m.target, m.fstype ?? '', m.flags, m.data ?? '', (m.inRoot ? OPT_IN_ROOT : 0) | (m.sourceInRoot ? OPT_SRC_IN_ROOT : 0)], what);
+    await this.call(Op.Mount, [m.source ?? '', m.target, m.fstype ?? '', m.flags, m.data ?? '', (m.inRoot ? OPT_IN_ROOT : 0) | (m.sourceInRoot ? OPT_SRC_IN_ROOT : 0) | (m.copyUp ? OPT_COPY_UP : 0)], what);
   }
   async umount(target: string, flags: number, inRoot: boolean): Promise<void> {
     await this.call(Op.Umount, [target, flags, inRoot ? OPT_IN_ROOT : 0], `unmount ${target}`);

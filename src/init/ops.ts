@@ -15,6 +15,8 @@ export interface MountRequest {
   data?: string;
   inRoot: boolean;
   sourceInRoot?: boolean;
+  /** tmpcopyup: the target directory's contents are copied into the new (tmpfs) mount. */
+  copyUp?: boolean;
 }
 
 export interface UserRequest {

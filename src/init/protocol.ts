@@ -48,6 +48,7 @@ export enum Op {
 export const OPT_IN_ROOT = 1;
 export const OPT_SRC_IN_ROOT = 2;
 export const OPT_NO_FOLLOW = 4;
+export const OPT_COPY_UP = 8;
 
 export type Field = bigint | number | string | Buffer | string[];
 

@@ -134,7 +134,7 @@ export function configProblems(spec: Spec): Problem[] {
   (spec.mounts ?? []).forEach((m, i) => {
     if (m.uidMappings || m.gidMappings) out.push({ path: `/mounts/${i}`, message: 'id-mapped mounts (uidMappings/gidMappings) are not supported by tsrunc' });
     (m.options ?? []).forEach((opt, j) => {
-      if (opt === 'tmpcopyup' || opt === 'idmap' || opt === 'ridmap' || /^r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|norelatime|strictatime|nostrictatime|nodiratime|diratime|nosymfollow|symfollow)$/.test(opt)) {
+      if (opt === 'idmap' || opt === 'ridmap' || /^r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|norelatime|strictatime|nostrictatime|nodiratime|diratime|nosymfollow|symfollow)$/.test(opt)) {
         out.push({ path: `/mounts/${i}/options/${j}`, message: `mount option ${JSON.stringify(opt)} is not supported by tsrunc` });
       }
     });

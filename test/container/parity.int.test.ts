@@ -119,6 +119,26 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     expect(types.includes('cgroup')).toBe(v2);
   });
 
+  it('tmpcopyup fills the new tmpfs with what the image had there (podman --tmpfs, --read-only)', async () => {
+    const r = await runIn('grep " /var/cache " /proc/self/mountinfo | grep -c tmpfs; cd /var/cache; cat f sub/g; readlink link; stat -c "%n %u:%g %a" f sub sub/g; echo new > made', (s) => {
+      s.mounts!.push({ destination: '/var/cache', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'mode=755'] });
+    }, (rootfs) => {
+      const d = join(rootfs, 'var/cache');
+      mkdirSync(join(d, 'sub'), { recursive: true });
+      writeFileSync(join(d, 'f'), 'image-f\n');
+      writeFileSync(join(d, 'sub/g'), 'image-g\n');
+      symlinkSync('/etc/passwd', join(d, 'link'));
+      execFileSync('chown', ['-h', '1000:1001', join(d, 'f'), join(d, 'sub')]);
+      execFileSync('chmod', ['0751', join(d, 'sub')]);
+      execFileSync('chmod', ['0604', join(d, 'sub/g')]);
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('1\nimage-f\nimage-g\n/etc/passwd\nf 1000:1001 644\nsub 1000:1001 751\nsub/g 0:0 604\n');
+    // The writes went to the tmpfs, not the image.
+    expect(readFileSync(join(r.bundle, 'rootfs/var/cache/f'), 'utf8')).toBe('image-f\n');
+    expect(existsSync(join(r.bundle, "rootfs/var/cache/made"))).toBe(false);
+  });
+
   it('a terminal belongs to a non-root process.user (tty group kept), with run -t and exec -t', async () => {
     const script = 'stat -c "%u:%g %a" $(tty); exit';
     const bundle = h.bundle(h.spec(['sh', '-c', script], (s) => {

@@ -565,6 +565,13 @@ describe('setupContainer: devices', () => {
     expect(log.filter((l) => /^(mknod|bindDevice|symlink)/.test(l))).toEqual([]);
   });
 
+  it('tmpcopyup: the tmpfs mount asks the init to copy the directory it covers', async () => {
+    const { log } = await setup(minimal((s) => {
+      s.mounts = [{ destination: '/var/cache', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid'] }];
+    }));
+    expect(log.filter((l) => l.includes('/var/cache'))).toEqual(['mkdirAll /var/cache 0755 @root', 'mount tmpfs /var/cache tmpfs NOSUID - @root copyup']);
+  });
+
   it('a read-only /dev tmpfs is mounted writable, populated (devices, /dev/pts), then made read-only after pivot_root', async () => {
     const spec = minimal((s) => {
       s.mounts = [
@@ -689,11 +696,11 @@ describe('setupContainer: errors stop the setup', () => {
     expect(log.at(-1)).toBe('setRoot /b/rootfs');
   });
 
-  it('tmpcopyup', async () => {
+  it('tmpcopyup on anything but a tmpfs', async () => {
     const { error } = await setupFails(minimal((s) => {
-      s.mounts = [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] }];
+      s.mounts = [{ destination: '/tmp', type: 'bind', source: '/x', options: ['rbind', 'tmpcopyup'] }];
     }));
-    expect(error).toEqual(new TsruncError('mounts /tmp: option "tmpcopyup" is not supported by tsrunc'));
+    expect(error).toEqual(new TsruncError('mounts /tmp: option "tmpcopyup" is only for tmpfs mounts'));
   });
 
   it('a cgroup mount without the container\'s cgroup', async () => {

@@ -89,7 +89,7 @@ export class RecordingOps implements InitOps {
     this.rec('writeFile', `writeFile ${path} ${JSON.stringify(data)}${where(inRoot)}`);
   }
   async mount(m: MountRequest): Promise<void> {
-    this.rec('mount', `mount ${m.source ?? '-'} ${m.target} ${m.fstype ?? '-'} ${msNames(m.flags)} ${m.data || '-'}${where(m.inRoot)}${m.sourceInRoot ? ' @srcroot' : ''}`);
+    this.rec('mount', `mount ${m.source ?? '-'} ${m.target} ${m.fstype ?? '-'} ${msNames(m.flags)} ${m.data || '-'}${where(m.inRoot)}${m.sourceInRoot ? ' @srcroot' : ''}${m.copyUp ? ' copyup' : ''}`);
   }
   async umount(target: string, flags: number, inRoot: boolean): Promise<void> {
     this.rec('umount', `umount ${target} ${flags}${where(inRoot)}`);

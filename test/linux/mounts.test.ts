@@ -49,7 +49,7 @@ describe('parseMountOptions', () => {
     expect(parse(['rslave']).flags).toBe(0);
   });
 
-  it('flags tmpcopyup (which setup then refuses)', () => {
+  it('flags tmpcopyup (a tmpfs copies what it covers)', () => {
     expect(parse(['tmpcopyup']).tmpcopyup).toBe(true);
     expect(parse(['tmpcopyup']).data).toBe('');
   });

@@ -653,6 +653,38 @@ static void op_sethostname(struct msg *m, int domain) {
   OK(0);
 }
 
+/*
+ * Bind sources of a container in a user namespace: its root cannot traverse
+ * host directories only the host's root may enter (a 0700 volume parent),
+ * so the source is cloned as a detached mount tree before the user namespace
+ * exists, and attached inside later (as runc does with open_tree/move_mount).
+ */
+static void op_open_tree(struct msg *m) {
+  char *path = get_str(m);
+  uint64_t recursive = get_u64(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  unsigned flags = 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC | (recursive ? 0x8000 /* AT_RECURSIVE */ : 0);
+  long fd = syscall(SYS_open_tree, AT_FDCWD, path, flags);
+  if (fd < 0) FAIL("open_tree");
+  OK(fd);
+}
+
+static void op_move_mount(struct msg *m) {
+  int fd = (int)get_u64(m);
+  char *tgt = get_str(m);
+  unsigned opts = (unsigned)get_u64(m);
+  if (m->bad || fd < 0) { errno = EINVAL; FAIL("bad request"); }
+  int tfd = (opts & OPT_IN_ROOT) ? open_in_root(tgt, O_PATH, 0) : open(tgt, O_PATH | O_CLOEXEC);
+  if (tfd < 0) FAIL("open mount target");
+  long r = syscall(SYS_move_mount, fd, "", tfd, "", 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */ | 0x40 /* MOVE_MOUNT_T_EMPTY_PATH */);
+  int e = errno;
+  close(tfd);
+  close(fd);
+  errno = e;
+  if (r < 0) FAIL("move_mount");
+  OK(0);
+}
+
 /* A new network namespace has "lo" down: bring it up so 127.0.0.1 works (healthchecks, redis-cli), as runc does. */
 static void op_loopback_up(void) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -1282,6 +1314,8 @@ int main(int argc, char **argv) {
     case OP_SET_AFFINITY: op_set_affinity(&m); break;
     case OP_SET_CLONE_CGROUP: op_set_clone_cgroup(&m); break;
     case OP_LOOPBACK_UP: op_loopback_up(); break;
+    case OP_OPEN_TREE: op_open_tree(&m); break;
+    case OP_MOVE_MOUNT: op_move_mount(&m); break;
     case OP_FINISH: op_finish(); break;
     default: reply(ENOSYS, 0, "unknown request"); break;
     }

@@ -98,6 +98,16 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
   const listenerPath = o.seccomp?.notify ? linux.seccomp?.listenerPath : undefined;
   const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
+  // In a user namespace the container's root may not traverse host directories on the way to a bind
+  // source (a 0700 parent): each source is cloned as a detached mount now, and attached later.
+  const trees = new Map<Mount, number>();
+  if (userns) {
+    for (const m of spec.mounts ?? []) {
+      const opts = parseMountOptions(m);
+      if (!opts.bind || m.type === 'cgroup' || m.type === 'cgroup2') continue;
+      trees.set(m, await ops.openTree(bindSource(host, o, m).source, opts.recursive));
+    }
+  }
 
   // 1. Namespaces: join those given by path, create the rest with the container process.
   if (ns.unshareTime) {
@@ -128,7 +138,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
 
   // 3. The root filesystem and everything mounted in it.
   await prepareRootfs(ops, host, o, ns);
-  for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns);
+  for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns, trees.get(m));
   // With the host's /dev bound in, it has its devices already: none are made (as in runc).
   if (needsDevSetup(spec.mounts)) await createDevices(ops, withDefaults(linux.devices ?? []), userns);
 
@@ -238,19 +248,27 @@ function needsDevSetup(mounts: Mount[] = []): boolean {
   return !mounts.some((m) => cleanPath(m.destination) === '/dev' && parseMountOptions(m).bind);
 }
 
-async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns: NamespacePlan): Promise<void> {
+/** A bind mount's host source (relative ones are in the bundle), checked to exist. */
+function bindSource(host: HostSide, o: SetupOptions, m: Mount): { source: string; kind: 'dir' | 'file' } {
+  const source = m.source && !isAbsolute(m.source) ? join(o.bundle, m.source) : m.source ?? '';
+  const kind = host.statSource(source);
+  if (kind === 'missing') throw new TsruncError(`mounts ${cleanPath(m.destination)}: bind source ${JSON.stringify(source)} does not exist`);
+  return { source, kind };
+}
+
+/** tree: the bind source as a detached mount (user namespaces), else it is bound by path. */
+async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns: NamespacePlan, tree?: number): Promise<void> {
   const dest = cleanPath(m.destination);
   const opts = parseMountOptions(m);
   if (opts.tmpcopyup && m.type !== 'tmpfs') throw new TsruncError(`mounts ${dest}: option "tmpcopyup" is only for tmpfs mounts`);
   if (m.type === 'cgroup' || m.type === 'cgroup2') {
     await mountCgroups(ops, o, dest, opts.flags, ns);
   } else if (opts.bind) {
-    const source = m.source && !isAbsolute(m.source) ? join(o.bundle, m.source) : m.source ?? '';
-    const kind = host.statSource(source);
-    if (kind === 'missing') throw new TsruncError(`mounts ${dest}: bind source ${JSON.stringify(source)} does not exist`);
+    const { source, kind } = bindSource(host, o, m);
     if (kind === 'dir') await ops.mkdirAll(dest, 0o755, true);
     else await ops.mkfile(dest, 0o644, true);
-    await ops.mount({ source, target: dest, flags: MS.BIND | (opts.recursive ? MS.REC : 0), inRoot: true });
+    if (tree !== undefined) await ops.moveMount(tree, dest);
+    else await ops.mount({ source, target: dest, flags: MS.BIND | (opts.recursive ? MS.REC : 0), inRoot: true });
     // A bind mount takes its flags only from a remount of the new mount.
     const remountFlags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (remountFlags) await ops.mount({ target: dest, flags: MS.BIND | MS.REMOUNT | (opts.recursive ? MS.REC : 0) | remountFlags, inRoot: true });

@@ -81,6 +81,12 @@ export class InitChannel implements InitOps {
   async unshare(flags: number): Promise<void> {
     await this.call(Op.Unshare, [flags], `unshare 0x${flags.toString(16)}`);
   }
+  openTree(path: string, recursive: boolean): Promise<number> {
+    return this.call(Op.OpenTree, [path, recursive ? 1 : 0], `open the bind source ${path}`);
+  }
+  async moveMount(fd: number, target: string): Promise<void> {
+    await this.call(Op.MoveMount, [fd, target, OPT_IN_ROOT], `bind mount on ${target}`);
+  }
   async loopbackUp(): Promise<void> {
     await this.call(Op.LoopbackUp, [], 'bring lo up');
   }

@@ -60,6 +60,10 @@ export interface InitOps {
   connectSocket(path: string): Promise<number>;
   /** In the container's user namespace, once its maps are written: become its root, keeping capabilities. */
   becomeRoot(): Promise<void>;
+  /** A detached copy of the mount at a host path (recursive: with the mounts below), made now with the host's privileges; resolves to its fd. */
+  openTree(path: string, recursive: boolean): Promise<number>;
+  /** Attaches a tree from openTree at target (inside the root), closing its fd. */
+  moveMount(fd: number, target: string): Promise<void>;
   /** In a new network namespace: bring "lo" up (as runc). */
   loopbackUp(): Promise<void>;
   sethostname(name: string): Promise<void>;

@@ -43,6 +43,8 @@ export enum Op {
   SetAffinity = 37,
   SetCloneCgroup = 38,
   LoopbackUp = 50,
+  OpenTree = 51,
+  MoveMount = 52,
 }
 
 export const OPT_IN_ROOT = 1;

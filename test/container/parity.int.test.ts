@@ -139,6 +139,31 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     expect(existsSync(join(r.bundle, "rootfs/var/cache/made"))).toBe(false);
   });
 
+  it('user namespace: bind sources under a directory only the host root may enter still mount (runc opens them first)', async () => {
+    const locked = join(h.dir, `locked-${Date.now()}`);
+    mkdirSync(join(locked, 'vol'), { recursive: true, mode: 0o700 });
+    execFileSync('chmod', ['0700', locked]);
+    execFileSync('chmod', ['0755', join(locked, 'vol')]);
+    writeFileSync(join(locked, 'vol', 'data'), 'volume\n');
+    writeFileSync(join(locked, 'file'), 'file\n');
+    try {
+      // Existing targets: the userns root may not create files in a rootfs owned by the host's root.
+      const r = await runIn('cat /home/data /etc/hostname; touch /home/x 2>/dev/null || echo ro', (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup').concat({ type: 'user' });
+        s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.mounts!.push(
+          { destination: '/home', type: 'bind', source: join(locked, 'vol'), options: ['rbind', 'ro'] },
+          { destination: '/etc/hostname', type: 'bind', source: join(locked, 'file'), options: ['bind'] },
+        );
+      });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('volume\nfile\nro\n');
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+    }
+  });
+
   it('a terminal belongs to a non-root process.user (tty group kept), with run -t and exec -t', async () => {
     const script = 'stat -c "%u:%g %a" $(tty); exit';
     const bundle = h.bundle(h.spec(['sh', '-c', script], (s) => {

@@ -204,6 +204,29 @@ describe('setupContainer: request sequences', () => {
     ]);
   });
 
+  it('a new user namespace: bind sources are cloned as detached mounts before clone, attached in place of a bind', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.mounts = [
+        { destination: '/data', type: 'bind', source: '/srv/private/vol', options: ['rbind', 'ro'] },
+        { destination: '/etc/motd', type: 'none', source: 'motd', options: ['bind'] },
+      ];
+    });
+    const { log } = await setup(spec, {}, ({ host }) => {
+      host.sources = { '/srv/private/vol': 'dir', '/b/motd': 'file' };
+    });
+    expect(log.slice(0, 6)).toEqual([
+      FIFO, 'openTree /srv/private/vol recursive', 'openTree /b/motd', 'clone NEWNS|NEWUSER', `host.onPid ${PID}`, expect.stringMatching(/^host.writeIdMaps/),
+    ]);
+    expect(log.filter((l) => /data|motd/.test(l) && !l.startsWith('openTree'))).toEqual([
+      'mkdirAll /data 0755 @root', 'moveMount 20 /data @root',
+      'mount - /data - RDONLY|REMOUNT|BIND|REC - @root',
+      'mkfile /etc/motd 0644 @root', 'moveMount 21 /etc/motd @root',
+    ]);
+  });
+
   it('a new user namespace that does not map root: no becomeRoot', async () => {
     const spec = minimal((s) => {
       s.linux!.namespaces!.push({ type: 'user' });

@@ -109,6 +109,15 @@ export class RecordingOps implements InitOps {
   async symlink(target: string, link: string): Promise<void> {
     this.rec('symlink', `symlink ${link} -> ${target}`);
   }
+  /** The fd the next openTree() returns. */
+  nextTreeFd = 20;
+  async openTree(path: string, recursive: boolean): Promise<number> {
+    this.rec('openTree', `openTree ${path}${recursive ? ' recursive' : ''}`);
+    return this.nextTreeFd++;
+  }
+  async moveMount(fd: number, target: string): Promise<void> {
+    this.rec('moveMount', `moveMount ${fd} ${target} @root`);
+  }
   async loopbackUp(): Promise<void> {
     this.rec('loopbackUp', 'loopbackUp');
   }

@@ -1,7 +1,7 @@
 import { basename, isAbsolute, join } from 'node:path';
 import type { HookRequest, InitOps } from '../init/ops';
 import { CLONE, MS, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from '../linux/constants';
-import { cleanPath, parseMountOptions } from '../linux/mounts';
+import { cleanPath, isAtOrBelow, parseMountOptions } from '../linux/mounts';
 import { planNamespaces, type NamespacePlan } from '../linux/namespaces';
 import { capabilityMasks } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
@@ -39,6 +39,8 @@ export interface HostSide {
   seccompListenerState(pid: number): string;
   /** The mounts of the host mount namespace (for the rootfs' parent mount). */
   mountPointOf(path: string): string;
+  /** Whole procfs and sysfs mounts in the mount namespace of pid (mount points as it sees them), deepest first. */
+  procSysfsMountsOf(pid: number): string[];
 }
 
 export interface SetupOptions {
@@ -150,7 +152,10 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   // 5. Enter the new root and finish it.
   if (spec.process) await ops.mkdirAll(spec.process.cwd, 0o755, true);
   if (!ns.has('mount')) await ops.chroot(o.rootfs, false);
-  else if (o.noPivot) await ops.chroot(o.rootfs, true);
+  else if (o.noPivot) {
+    await hideHostProcSysfs(ops, host, pid, o.rootfs);
+    await ops.chroot(o.rootfs, true);
+  }
   else await ops.pivotRoot(o.rootfs);
   // A read-only /dev was mounted writable so its devices, links and /dev/pts could be made: now read-only (runc's finalizeRootfs).
   const devRo = readonlyDev(spec.mounts);
@@ -243,6 +248,31 @@ function readonlyDev(mounts: Mount[] = []): number | undefined {
   const opts = parseMountOptions(m);
   return !opts.bind && opts.flags & MS.RDONLY ? opts.flags & ~(MS.REMOUNT | MS.BIND | MS.REC) : undefined;
 }
+
+/**
+ * --no-pivot keeps the host's mounts in the container's mount namespace,
+ * merely out of sight of its chroot. A fully visible host procfs or sysfs
+ * there would let a process that makes a nested user and pid namespace
+ * mount a fresh proc (the kernel checks the namespace, not the root): each
+ * one outside the rootfs is unmounted, or covered by an empty tmpfs where
+ * that is refused, as runc's msMoveRoot does.
+ */
+async function hideHostProcSysfs(ops: InitOps, host: HostSide, pid: number, rootfs: string): Promise<void> {
+  for (const mp of host.procSysfsMountsOf(pid).filter((p) => !isAtOrBelow(p, rootfs))) {
+    try {
+      // Slave first: the unmount must not propagate to the host.
+      await ops.mount({ target: mp, flags: MS.SLAVE | MS.REC, inRoot: false });
+      await ops.umount(mp, MNT_DETACH, false);
+    } catch (err) {
+      const errno = (err as { errno?: number }).errno;
+      if (errno === ENOENT) continue; // under one already detached
+      if (errno !== EINVAL && errno !== EPERM) throw err;
+      await ops.mount({ source: 'tmpfs', target: mp, fstype: 'tmpfs', flags: 0, inRoot: false });
+    }
+  }
+}
+
+const MNT_DETACH = 2, EPERM = 1, ENOENT = 2, EINVAL = 22;
 
 function needsDevSetup(mounts: Mount[] = []): boolean {
   return !mounts.some((m) => cleanPath(m.destination) === '/dev' && parseMountOptions(m).bind);

@@ -80,6 +80,23 @@ export function mountPointsOf(mountinfo: string): string[] {
   return mountinfo.split('\n').map((line) => line.split(' ')[4]).filter((p): p is string => !!p).map(unescapeMountinfo);
 }
 
+/**
+ * The mount points of whole (root "/") procfs and sysfs mounts in a
+ * mountinfo text, deepest first. The kernel lets a user namespace mount a
+ * fresh proc or sysfs only where such a fully visible one exists in its
+ * mount namespace.
+ */
+export function fullProcSysfsMounts(mountinfo: string): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (sep < 0 || fields[3] !== '/' || (fields[sep + 1] !== 'proc' && fields[sep + 1] !== 'sysfs')) continue;
+    out.push(unescapeMountinfo(fields[4]));
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
 /** Whether the absolute path is dir itself or lies below it, by its text. */
 export function isAtOrBelow(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);

@@ -164,6 +164,14 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     }
   });
 
+  it('--no-pivot leaves no whole host proc or sysfs in the mount namespace: a nested user+pid namespace cannot mount proc', async () => {
+    // As uid 1000, so the nested namespace maps a non-root id (mapping host root needs CAP_SETFCAP).
+    const script = 'unshare -U -r -m -p -f sh -c "mount -t proc proc /tmp 2>/dev/null && echo mounted || echo refused"';
+    const r = await runIn(script, (s) => { s.process!.user = { uid: 1000, gid: 1000 }; }, undefined, ['--no-pivot']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')[0]).toBe('refused');
+  });
+
   it('a terminal belongs to a non-root process.user (tty group kept), with run -t and exec -t', async () => {
     const script = 'stat -c "%u:%g %a" $(tty); exit';
     const bundle = h.bundle(h.spec(['sh', '-c', script], (s) => {

@@ -10,7 +10,7 @@ import type { CgroupRecord } from '../../src/cgroups/types';
 import { defaultSpec } from '../../src/spec/defaults';
 import type { Spec } from '../../src/spec/types';
 import { silentLogger } from '../../src/sys/log';
-import { TsruncError } from '../../src/sys/errors';
+import { SyscallError, TsruncError } from '../../src/sys/errors';
 import { recorders, type RecordingHost, type RecordingOps } from '../fakes/recording-ops';
 import { recordingLogger } from '../fakes/logger';
 
@@ -296,10 +296,25 @@ describe('setupContainer: request sequences', () => {
     expect(r.host.queries.filter((q) => q.startsWith('statSource'))).toEqual(['statSource /b/data', 'statSource /etc/resolv.conf', 'statSource /src']);
   });
 
-  it('--no-pivot: chroot after moving the rootfs onto /', async () => {
-    expect((await setup(minimal(), { noPivot: true })).log).toEqual([
+  it('--no-pivot: the host\'s whole proc and sysfs mounts outside the rootfs are detached, then chroot after moving the rootfs onto /', async () => {
+    expect((await setup(minimal(), { noPivot: true }, ({ host }) => {
+      host.procSysfs = ['/b/rootfs/proc', '/sys', '/proc'];
+    })).log).toEqual([
       FIFO, 'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS,
-      'mkdirAll / 0755 @root', 'chroot /b/rootfs move', ...TRUE_PROCESS,
+      'mkdirAll / 0755 @root',
+      'mount - /sys - REC|SLAVE -', 'umount /sys 2',
+      'mount - /proc - REC|SLAVE -', 'umount /proc 2',
+      'chroot /b/rootfs move', ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('--no-pivot: a host proc that cannot be unmounted is covered by a tmpfs', async () => {
+    const { log } = await setup(minimal(), { noPivot: true }, ({ host, ops }) => {
+      host.procSysfs = ['/proc'];
+      ops.failures.umount = new SyscallError('unmount /proc', 1);
+    });
+    expect(log.slice(log.indexOf('umount /proc 2'), log.indexOf('chroot /b/rootfs move') + 1)).toEqual([
+      'umount /proc 2', 'mount tmpfs /proc tmpfs 0 -', 'chroot /b/rootfs move',
     ]);
   });
 

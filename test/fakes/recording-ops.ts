@@ -249,6 +249,13 @@ export class RecordingHost implements HostSide {
     this.queries.push(`mountPointOf ${path}`);
     return this.mountPoints[path] ?? '/';
   }
+
+  /** What procSysfsMountsOf returns. */
+  procSysfs: string[] = [];
+  procSysfsMountsOf(pid: number): string[] {
+    this.queries.push(`procSysfsMountsOf ${pid}`);
+    return this.procSysfs;
+  }
 }
 
 /** A fresh pair sharing one log. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MS } from '../../src/linux/constants';
-import { KNOWN_MOUNT_OPTIONS, PROPAGATION_OPTIONS, cleanPath, isAtOrBelow, mountPointsOf, parseMountOptions } from '../../src/linux/mounts';
+import { KNOWN_MOUNT_OPTIONS, PROPAGATION_OPTIONS, cleanPath, isAtOrBelow, mountPointsOf, parseMountOptions, fullProcSysfsMounts } from '../../src/linux/mounts';
 import type { Mount } from '../../src/spec/types';
 
 const parse = (options: string[], type = 'tmpfs') => parseMountOptions({ destination: '/m', type, source: 'x', options });
@@ -118,5 +118,19 @@ describe('mountinfo', () => {
     expect(isAtOrBelow('/run/a/b', '/')).toBe(true);
     expect(isAtOrBelow('/run/ab', '/run/a')).toBe(false);
     expect(isAtOrBelow('/run', '/run/a')).toBe(false);
+  });
+});
+
+describe('fullProcSysfsMounts', () => {
+  it('lists whole proc and sysfs mounts, deepest first, and no partial ones or other types', () => {
+    const info = [
+      '22 1 0:5 / /proc rw,nosuid - proc proc rw',
+      '23 1 0:6 / /sys rw - sysfs sysfs rw',
+      '24 23 0:7 / /sys/fs/cgroup rw - tmpfs tmpfs rw',
+      '25 1 0:5 /sys /mnt/procsys rw - proc proc rw',
+      '26 1 0:8 / /b/root\\040fs/proc rw - proc proc rw',
+      '27 1 0:6 / /b/sys shared:1 master:2 - sysfs sysfs rw',
+    ].join('\n');
+    expect(fullProcSysfsMounts(info)).toEqual(['/b/root fs/proc', '/b/sys', '/proc', '/sys']);
   });
 });

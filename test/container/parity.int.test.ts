@@ -4,10 +4,10 @@
  * the same config; where the two differ on purpose, README says why).
  */
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, TSRUNC, exec, isRoot } from '../helpers/harness';
+import { Harness, TSRUNC, exec, isRoot, repo, waitFor } from '../helpers/harness';
 import type { Spec } from '../../src/spec/types';
 
 const h = new Harness('parity');
@@ -170,6 +170,31 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     const r = await runIn(script, (s) => { s.process!.user = { uid: 1000, gid: 1000 }; }, undefined, ['--no-pivot']);
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n')[0]).toBe('refused');
+  });
+
+  it('SCMP_ACT_NOTIFY with a listenerPath: exec sends the new process\'s notify fd to the agent as create does', async () => {
+    const socket = join(h.dir, `listener-${Date.now()}.sock`);
+    const listener = spawn('python3', [join(repo, 'test', 'helpers', 'seccomp-listener.py'), socket, '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    listener.stdout!.on('data', (d) => (out += d));
+    const done = new Promise<void>((resolve) => listener.on('close', () => resolve()));
+    try {
+      await waitFor(() => out.startsWith('ready'));
+      const { id, pid } = await h.create(h.spec(['sleep', '30'], (s) => {
+        s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: socket, syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+      }));
+      expect((await h.tsrunc(['start', id])).code).toBe(0);
+      const ex = await h.tsrunc(['exec', id, 'sh', '-c', 'mkdir /tmp/x 2>&1; echo done']);
+      expect(ex.stdout).toMatch(/Invalid cross-device link\ndone\n$/);
+      await done;
+      const got = JSON.parse(out.slice('ready\n'.length));
+      expect(got.fds).toBe(1);
+      expect(got.state).toMatchObject({ fds: ['seccompFd'], state: { id, status: 'running', pid } });
+      expect(got.state.pid).not.toBe(pid); // the exec'd process, beside the container's state
+      expect(got.handled.length).toBeGreaterThan(0);
+    } finally {
+      listener.kill();
+    }
   });
 
   it('a terminal belongs to a non-root process.user (tty group kept), with run -t and exec -t', async () => {

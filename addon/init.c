@@ -659,14 +659,89 @@ static void op_sethostname(struct msg *m, int domain) {
  * so the source is cloned as a detached mount tree before the user namespace
  * exists, and attached inside later (as runc does with open_tree/move_mount).
  */
+struct tsrunc_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+#define TSRUNC_AT_RECURSIVE 0x8000
+#define TSRUNC_MOUNT_ATTR_IDMAP 0x100000
+
+static int write_text(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = write_full(fd, text, strlen(text));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r < 0 ? -1 : 0;
+}
+
+/*
+ * A user namespace that has the given maps, for MOUNT_ATTR_IDMAP: a child
+ * is cloned into a new one, the maps are written from here (as the host's
+ * root), its namespace is opened, and the child ends. Returns the fd.
+ */
+static int idmap_userns(const char *uid_map, const char *gid_map) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -1;
+  long pid = syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), NULL, NULL, NULL, NULL);
+  if (pid == 0) {
+    char c;
+    close(p[1]);
+    (void)!read(p[0], &c, 1); /* EOF: the parent is done with us */
+    _exit(0);
+  }
+  int e = errno, fd = -1;
+  close(p[0]);
+  if (pid > 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
+    if (write_text(path, uid_map) == 0) {
+      snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
+      if (write_text(path, gid_map) == 0) {
+        snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+      }
+    }
+    e = errno;
+  }
+  close(p[1]);
+  if (pid > 0) waitpid((pid_t)pid, NULL, 0);
+  errno = e;
+  return fd;
+}
+
 static void op_open_tree(struct msg *m) {
   char *path = get_str(m);
   uint64_t recursive = get_u64(m);
+  char *uid_map = get_str(m), *gid_map = get_str(m);
+  uint64_t idmap_recursive = get_u64(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
-  unsigned flags = 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC | (recursive ? 0x8000 /* AT_RECURSIVE */ : 0);
+  unsigned flags = 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC | (recursive ? TSRUNC_AT_RECURSIVE : 0);
   long fd = syscall(SYS_open_tree, AT_FDCWD, path, flags);
   if (fd < 0) FAIL("open_tree");
+  if (*uid_map || *gid_map) {
+    int ns = idmap_userns(uid_map, gid_map);
+    if (ns < 0) { int e = errno; close((int)fd); errno = e; FAIL("make the id-mapping user namespace"); }
+    struct tsrunc_mount_attr attr = { .attr_set = TSRUNC_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns };
+    long r = syscall(SYS_mount_setattr, (int)fd, "", AT_EMPTY_PATH | (idmap_recursive ? TSRUNC_AT_RECURSIVE : 0), &attr, sizeof attr);
+    int e = errno;
+    close(ns);
+    if (r < 0) { close((int)fd); errno = e; FAIL("id-map the mount"); }
+  }
   OK(fd);
+}
+
+static void op_mount_setattr(struct msg *m) {
+  char *tgt = get_str(m);
+  struct tsrunc_mount_attr attr = { .attr_set = get_u64(m), .attr_clr = get_u64(m) };
+  unsigned opts = (unsigned)get_u64(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  int tfd = (opts & OPT_IN_ROOT) ? open_in_root(tgt, O_PATH, 0) : open(tgt, O_PATH | O_CLOEXEC);
+  if (tfd < 0) FAIL("open mount target");
+  long r = syscall(SYS_mount_setattr, tfd, "", AT_EMPTY_PATH | TSRUNC_AT_RECURSIVE, &attr, sizeof attr);
+  int e = errno;
+  close(tfd);
+  errno = e;
+  if (r < 0) FAIL("mount_setattr");
+  OK(0);
 }
 
 static void op_move_mount(struct msg *m) {
@@ -1316,6 +1391,7 @@ int main(int argc, char **argv) {
     case OP_LOOPBACK_UP: op_loopback_up(); break;
     case OP_OPEN_TREE: op_open_tree(&m); break;
     case OP_MOVE_MOUNT: op_move_mount(&m); break;
+    case OP_MOUNT_SETATTR: op_mount_setattr(&m); break;
     case OP_FINISH: op_finish(); break;
     default: reply(ENOSYS, 0, "unknown request"); break;
     }

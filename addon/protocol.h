@@ -64,9 +64,12 @@ enum tsrunc_op {
 
   /* runc parity (issue 11); numbered from 50 to stay clear of other additions. */
   OP_LOOPBACK_UP = 50,    /* bring "lo" up in the current network namespace (a new one), as runc does */
-  OP_OPEN_TREE = 51,      /* str host path, u64 recursive: a detached copy of the mount there (open_tree OPEN_TREE_CLONE), made
-                             while host paths resolve with the host's privileges (before a user namespace). Value: its fd */
+  OP_OPEN_TREE = 51,      /* str host path, u64 recursive, str uid_map, str gid_map, u64 idmap recursive: a detached copy of
+                             the mount there (open_tree OPEN_TREE_CLONE), made while host paths resolve with the host's
+                             privileges (before a user namespace); with maps, id-mapped through a new user namespace
+                             that has them (MOUNT_ATTR_IDMAP). Value: its fd */
   OP_MOVE_MOUNT = 52,     /* u64 fd from OP_OPEN_TREE, str target, u64 opts: attach that tree at target (move_mount), close fd */
+  OP_MOUNT_SETATTR = 53,  /* str target, u64 attr_set, u64 attr_clr, u64 opts: mount_setattr(AT_RECURSIVE) (rro, rnosuid, ...) */
 };
 
 /* opts bits */

@@ -1,7 +1,7 @@
 import { basename, isAbsolute, join } from 'node:path';
-import type { HookRequest, InitOps } from '../init/ops';
+import type { HookRequest, IdmapRequest, InitOps } from '../init/ops';
 import { CLONE, MS, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from '../linux/constants';
-import { cleanPath, isAtOrBelow, parseMountOptions } from '../linux/mounts';
+import { cleanPath, isAtOrBelow, parseMountOptions, type MountOptions } from '../linux/mounts';
 import { planNamespaces, type NamespacePlan } from '../linux/namespaces';
 import { capabilityMasks } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
@@ -102,13 +102,13 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
   // In a user namespace the container's root may not traverse host directories on the way to a bind
   // source (a 0700 parent): each source is cloned as a detached mount now, and attached later.
+  // An id-mapped mount is made the same way (the mapping is set on the detached copy).
   const trees = new Map<Mount, number>();
-  if (userns) {
-    for (const m of spec.mounts ?? []) {
-      const opts = parseMountOptions(m);
-      if (!opts.bind || m.type === 'cgroup' || m.type === 'cgroup2') continue;
-      trees.set(m, await ops.openTree(bindSource(host, o, m).source, opts.recursive));
-    }
+  for (const m of spec.mounts ?? []) {
+    const opts = parseMountOptions(m);
+    if (!opts.bind || m.type === 'cgroup' || m.type === 'cgroup2') continue;
+    const idmap = mountIdmap(m, opts, linux);
+    if (userns || idmap) trees.set(m, await ops.openTree(bindSource(host, o, m).source, opts.recursive, idmap));
   }
 
   // 1. Namespaces: join those given by path, create the rest with the container process.
@@ -278,6 +278,18 @@ function needsDevSetup(mounts: Mount[] = []): boolean {
   return !mounts.some((m) => cleanPath(m.destination) === '/dev' && parseMountOptions(m).bind);
 }
 
+/**
+ * The id-mapping of a mount: its own uidMappings/gidMappings, or with
+ * "idmap"/"ridmap" alone the container's user namespace mappings.
+ * Recursive with "ridmap", or with "rbind" when no option says otherwise.
+ */
+function mountIdmap(m: Mount, opts: MountOptions, linux: NonNullable<Spec['linux']>): IdmapRequest | undefined {
+  if (!opts.idmap && !m.uidMappings && !m.gidMappings) return undefined;
+  const uids = m.uidMappings ?? linux.uidMappings, gids = m.gidMappings ?? linux.gidMappings;
+  if (!uids?.length || !gids?.length) throw new TsruncError(`mounts ${cleanPath(m.destination)}: an id-mapped mount needs uidMappings and gidMappings (its own, or the user namespace's)`);
+  return { uidMap: idMap(uids), gidMap: idMap(gids), recursive: opts.idmap ? opts.idmap === 'ridmap' : opts.recursive };
+}
+
 /** A bind mount's host source (relative ones are in the bundle), checked to exist. */
 function bindSource(host: HostSide, o: SetupOptions, m: Mount): { source: string; kind: 'dir' | 'file' } {
   const source = m.source && !isAbsolute(m.source) ? join(o.bundle, m.source) : m.source ?? '';
@@ -311,6 +323,8 @@ async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Moun
     const flags = dest === '/dev' ? opts.flags & ~MS.RDONLY : opts.flags;
     await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags, data, inRoot: true, ...(opts.tmpcopyup ? { copyUp: true } : {}) });
   }
+  // Recursive attributes (rro, rnosuid, ...): on the mount and every mount below it, before propagation.
+  if (opts.recursiveAttrs) await ops.mountSetattr(dest, opts.recursiveAttrs.set, opts.recursiveAttrs.clear);
   for (const p of opts.propagation) await ops.mount({ target: dest, flags: p, inRoot: true });
 }
 

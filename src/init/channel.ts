@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { decodeReply, encodeRequest, FrameSplitter, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, OPT_COPY_UP, type Field, type Reply } from './protocol';
-import type { HookRequest, InitOps, MountRequest, UserRequest } from './ops';
+import type { HookRequest, IdmapRequest, InitOps, MountRequest, UserRequest } from './ops';
 import { SyscallError, TsruncError } from '../sys/errors';
 
 /**
@@ -81,8 +81,11 @@ export class InitChannel implements InitOps {
   async unshare(flags: number): Promise<void> {
     await this.call(Op.Unshare, [flags], `unshare 0x${flags.toString(16)}`);
   }
-  openTree(path: string, recursive: boolean): Promise<number> {
-    return this.call(Op.OpenTree, [path, recursive ? 1 : 0], `open the bind source ${path}`);
+  openTree(path: string, recursive: boolean, idmap?: IdmapRequest): Promise<number> {
+    return this.call(Op.OpenTree, [path, recursive ? 1 : 0, idmap?.uidMap ?? '', idmap?.gidMap ?? '', idmap?.recursive ? 1 : 0], `open the bind source ${path}`);
+  }
+  async mountSetattr(target: string, set: number, clear: number): Promise<void> {
+    await this.call(Op.MountSetattr, [target, set, clear, OPT_IN_ROOT], `set recursive mount attributes on ${target}`);
   }
   async moveMount(fd: number, target: string): Promise<void> {
     await this.call(Op.MoveMount, [fd, target, OPT_IN_ROOT], `bind mount on ${target}`);

@@ -45,6 +45,7 @@ export enum Op {
   LoopbackUp = 50,
   OpenTree = 51,
   MoveMount = 52,
+  MountSetattr = 53,
 }
 
 export const OPT_IN_ROOT = 1;

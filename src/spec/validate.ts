@@ -132,12 +132,9 @@ export function configProblems(spec: Spec): Problem[] {
   if (linux.netDevices && Object.keys(linux.netDevices).length) out.push({ path: '/linux/netDevices', message: 'is not supported by tsrunc' });
   if (linux.intelRdt) out.push({ path: '/linux/intelRdt', message: 'is not supported by tsrunc' });
   (spec.mounts ?? []).forEach((m, i) => {
-    if (m.uidMappings || m.gidMappings) out.push({ path: `/mounts/${i}`, message: 'id-mapped mounts (uidMappings/gidMappings) are not supported by tsrunc' });
-    (m.options ?? []).forEach((opt, j) => {
-      if (opt === 'idmap' || opt === 'ridmap' || /^r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|norelatime|strictatime|nostrictatime|nodiratime|diratime|nosymfollow|symfollow)$/.test(opt)) {
-        out.push({ path: `/mounts/${i}/options/${j}`, message: `mount option ${JSON.stringify(opt)} is not supported by tsrunc` });
-      }
-    });
+    const idmapped = m.uidMappings || m.gidMappings || (m.options ?? []).some((o) => o === 'idmap' || o === 'ridmap');
+    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+    if (idmapped && !bind) out.push({ path: `/mounts/${i}`, message: 'only bind mounts can be id-mapped (uidMappings, gidMappings, idmap, ridmap)' });
   });
   if (linux.personality?.flags?.length) out.push({ path: '/linux/personality/flags', message: 'no personality flags are supported' });
   if (spec.process?.scheduler?.policy === 'SCHED_ISO') out.push({ path: '/process/scheduler/policy', message: 'SCHED_ISO is not implemented by Linux' });

@@ -197,6 +197,29 @@ describe.skipIf(!isRoot())('runc parity (root)', () => {
     }
   });
 
+  it('recursive mount attributes (rro, rnoexec) reach the mounts below a bind; an id-mapped bind shows files as mapped', async () => {
+    const src = join(h.dir, `rec-${Date.now()}`);
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', join(src, 'sub')]);
+    try {
+      writeFileSync(join(src, 'sub', 'f'), 'x');
+      writeFileSync(join(src, 'owned'), 'x');
+      const r = await runIn('touch /rec/sub/n 2>/dev/null || echo sub-ro; touch /rec/n 2>/dev/null || echo top-ro; grep " /rec/sub " /proc/self/mountinfo | cut -d" " -f6; stat -c %u:%g /mapped/owned; touch /plain/sub/ok && echo plain-rw', (s) => {
+        s.mounts!.push(
+          { destination: '/rec', type: 'bind', source: src, options: ['rbind', 'rro', 'rnoexec'] },
+          { destination: '/plain', type: 'bind', source: src, options: ['rbind', 'ro'] },
+          { destination: '/mapped', type: 'bind', source: src, options: ['bind'], uidMappings: [{ containerID: 0, hostID: 1234, size: 1 }], gidMappings: [{ containerID: 0, hostID: 4321, size: 1 }] },
+        );
+      });
+      expect(r.stderr).toBe('');
+      // "ro" alone leaves the mount below writable; rro does not.
+      expect(r.stdout).toBe('sub-ro\ntop-ro\nro,noexec,relatime\n1234:4321\nplain-rw\n');
+      expect(existsSync(join(src, 'sub', 'ok'))).toBe(true);
+    } finally {
+      execFileSync('umount', ['-l', join(src, 'sub')]);
+    }
+  });
+
   it('a terminal belongs to a non-root process.user (tty group kept), with run -t and exec -t', async () => {
     const script = 'stat -c "%u:%g %a" $(tty); exit';
     const bundle = h.bundle(h.spec(['sh', '-c', script], (s) => {

@@ -610,6 +610,44 @@ describe('setupContainer: devices', () => {
     expect(log.filter((l) => l.includes('/var/cache'))).toEqual(['mkdirAll /var/cache 0755 @root', 'mount tmpfs /var/cache tmpfs NOSUID - @root copyup']);
   });
 
+  it('recursive attributes: mount_setattr on the mount after it is made (and remounted), before propagation', async () => {
+    const { log } = await setup(minimal((s) => {
+      s.mounts = [{ destination: '/host', type: 'bind', source: '/srv', options: ['rbind', 'nosuid', 'rro', 'rnoexec', 'rslave'] }];
+    }), {}, ({ host }) => { host.sources = { '/srv': 'dir' }; });
+    expect(log.filter((l) => l.includes('/host'))).toEqual([
+      'mkdirAll /host 0755 @root',
+      'mount /srv /host - BIND|REC - @root',
+      'mount - /host - NOSUID|REMOUNT|BIND|REC - @root',
+      'mountSetattr /host set=0x9 clear=0x0 @root',
+      'mount - /host - REC|SLAVE - @root',
+    ]);
+  });
+
+  it('an id-mapped bind mount: cloned and id-mapped before clone, attached in place', async () => {
+    const map = [{ containerID: 0, hostID: 1000, size: 10 }];
+    const { log } = await setup(minimal((s) => {
+      s.mounts = [
+        { destination: '/own', type: 'bind', source: '/srv/a', options: ['rbind'], uidMappings: map, gidMappings: map },
+        { destination: '/flat', type: 'bind', source: '/srv/b', options: ['rbind', 'idmap'], uidMappings: map, gidMappings: map },
+      ];
+    }), {}, ({ host }) => { host.sources = { '/srv/a': 'dir', '/srv/b': 'dir' }; });
+    expect(log.slice(0, 4)).toEqual([
+      FIFO,
+      'openTree /srv/a recursive ridmap uid="0 1000 10\\n" gid="0 1000 10\\n"',
+      'openTree /srv/b recursive idmap uid="0 1000 10\\n" gid="0 1000 10\\n"',
+      'clone NEWNS',
+    ]);
+    expect(log).toContain('moveMount 20 /own @root');
+    expect(log).toContain('moveMount 21 /flat @root');
+  });
+
+  it('idmap without mappings of its own takes the user namespace\'s, and needs some', async () => {
+    const { error } = await setupFails(minimal((s) => {
+      s.mounts = [{ destination: '/d', type: 'bind', source: '/srv/a', options: ['bind', 'idmap'] }];
+    }), {}, ({ host }) => { host.sources = { '/srv/a': 'dir' }; });
+    expect(error).toEqual(new TsruncError('mounts /d: an id-mapped mount needs uidMappings and gidMappings (its own, or the user namespace\'s)'));
+  });
+
   it('a read-only /dev tmpfs is mounted writable, populated (devices, /dev/pts), then made read-only after pivot_root', async () => {
     const spec = minimal((s) => {
       s.mounts = [

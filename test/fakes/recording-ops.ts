@@ -15,7 +15,7 @@
  * made; a call listed in `failures` then rejects, as tsrunc-init's error
  * reply would.
  */
-import type { HookRequest, InitOps, MountRequest, UserRequest } from '../../src/init/ops';
+import type { HookRequest, IdmapRequest, InitOps, MountRequest, UserRequest } from '../../src/init/ops';
 import type { HostSide } from '../../src/container/setup';
 import { CLONE, MS, S_IFBLK, S_IFCHR, S_IFIFO } from '../../src/linux/constants';
 import { RLIMITS } from '../../src/linux/rlimits';
@@ -111,9 +111,13 @@ export class RecordingOps implements InitOps {
   }
   /** The fd the next openTree() returns. */
   nextTreeFd = 20;
-  async openTree(path: string, recursive: boolean): Promise<number> {
-    this.rec('openTree', `openTree ${path}${recursive ? ' recursive' : ''}`);
+  async openTree(path: string, recursive: boolean, idmap?: IdmapRequest): Promise<number> {
+    const id = idmap ? ` ${idmap.recursive ? 'ridmap' : 'idmap'} uid=${JSON.stringify(idmap.uidMap)} gid=${JSON.stringify(idmap.gidMap)}` : '';
+    this.rec('openTree', `openTree ${path}${recursive ? ' recursive' : ''}${id}`);
     return this.nextTreeFd++;
+  }
+  async mountSetattr(target: string, set: number, clear: number): Promise<void> {
+    this.rec('mountSetattr', `mountSetattr ${target} set=0x${set.toString(16)} clear=0x${clear.toString(16)} @root`);
   }
   async moveMount(fd: number, target: string): Promise<void> {
     this.rec('moveMount', `moveMount ${fd} ${target} @root`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MS } from '../../src/linux/constants';
+import { MOUNT_ATTR, MS } from '../../src/linux/constants';
 import { KNOWN_MOUNT_OPTIONS, PROPAGATION_OPTIONS, cleanPath, isAtOrBelow, mountPointsOf, parseMountOptions, fullProcSysfsMounts } from '../../src/linux/mounts';
 import type { Mount } from '../../src/spec/types';
 
@@ -54,10 +54,27 @@ describe('parseMountOptions', () => {
     expect(parse(['tmpcopyup']).data).toBe('');
   });
 
-  it('refuses recursive mount attributes and idmapped mounts, naming the mount and option', () => {
-    for (const opt of ['rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime', 'rrelatime', 'rnosymfollow', 'idmap', 'ridmap']) {
-      expect(() => parse([opt]), opt).toThrow(`mount /m: option ${JSON.stringify(opt)} is not supported by tsrunc`);
-    }
+  it('collects recursive attributes as mount_setattr set and clear masks, a later option undoing an earlier one', () => {
+    expect(parse(['rro', 'rnosuid', 'rnodev', 'rnoexec', 'rnodiratime', 'rnosymfollow']).recursiveAttrs)
+      .toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.NODIRATIME | MOUNT_ATTR.NOSYMFOLLOW, clear: 0 });
+    expect(parse(['rro', 'rrw']).recursiveAttrs).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
+    expect(parse(['rsuid', 'rdev', 'rexec', 'rdiratime', 'rsymfollow']).recursiveAttrs)
+      .toEqual({ set: 0, clear: MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.NODIRATIME | MOUNT_ATTR.NOSYMFOLLOW });
+    expect(parse(['rro']).flags).toBe(0);
+    expect(parse(['ro']).recursiveAttrs).toBeUndefined();
+  });
+
+  it('sets one access-time mode: its bits set, the whole field cleared', () => {
+    expect(parse(['rnoatime']).recursiveAttrs).toEqual({ set: MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR._ATIME });
+    expect(parse(['rstrictatime']).recursiveAttrs).toEqual({ set: MOUNT_ATTR.STRICTATIME, clear: MOUNT_ATTR._ATIME });
+    expect(parse(['rnoatime', 'rrelatime']).recursiveAttrs).toEqual({ set: MOUNT_ATTR.RELATIME, clear: MOUNT_ATTR._ATIME });
+    expect(parse(['rnoatime', 'ratime']).recursiveAttrs).toEqual({ set: 0, clear: MOUNT_ATTR._ATIME });
+  });
+
+  it('flags idmap and ridmap', () => {
+    expect(parse(['rbind', 'idmap'], 'none').idmap).toBe('idmap');
+    expect(parse(['bind', 'ridmap'], 'none').idmap).toBe('ridmap');
+    expect(parse(['ridmap']).data).toBe('');
   });
 
   it('does not take names of Object.prototype members for options', () => {
@@ -72,8 +89,7 @@ describe('parseMountOptions', () => {
       expect(KNOWN_MOUNT_OPTIONS).toContain(o);
     }
     expect(KNOWN_MOUNT_OPTIONS).not.toContain('mode');
-    // Refused by validation, so not advertised by `features`.
-    expect(KNOWN_MOUNT_OPTIONS).not.toContain('tmpcopyup');
+    for (const o of ['tmpcopyup', 'idmap', 'ridmap', 'rro', 'rnosymfollow']) expect(KNOWN_MOUNT_OPTIONS).toContain(o);
   });
 
   it('does not mutate the mount', () => {

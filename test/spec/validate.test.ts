@@ -211,6 +211,17 @@ describe('validateConfig', () => {
   });
 });
 
+describe('id-mapped mounts', () => {
+  it('are bind mounts with both mappings, or idmap/ridmap', () => {
+    const map = [{ containerID: 0, hostID: 1000, size: 1 }];
+    expect(() => validateConfig(spec((s) => { s.mounts!.push({ destination: '/d', type: 'bind', source: '/s', options: ['rbind'], uidMappings: map, gidMappings: map }); }))).not.toThrow();
+    expect(validationError(() => validateConfig(spec((s) => { s.mounts!.push({ destination: '/d', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }); }))).message)
+      .toMatch(/\/mounts\/\d+: only bind mounts can be id-mapped/);
+    expect(validationError(() => validateConfig(spec((s) => { s.mounts!.push({ destination: '/d', type: 'bind', source: '/s', uidMappings: map }); }))).message)
+      .toMatch(/\/mounts\/\d+: must have property gidMappings when property uidMappings is present/);
+  });
+});
+
 describe('validateProcess', () => {
   it('runs a process without user as uid/gid 0 (as runc)', () => {
     expect(validateProcess({ cwd: '/', args: ['id'] })).toEqual({ cwd: '/', args: ['id'], user: { uid: 0, gid: 0 } });

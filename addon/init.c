@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -45,6 +46,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -306,6 +308,68 @@ static void op_write_file(struct msg *m) {
   OK(0);
 }
 
+/*
+ * tmpcopyup: copies the tree under src (the directory a new tmpfs now hides,
+ * still reachable through this fd) into dst (the new tmpfs), keeping modes
+ * and owners, as runc does. Every name is opened relative to its directory
+ * fd without following symlinks: links are copied as links, never read
+ * through, so a rootfs cannot make this copy anything outside itself.
+ */
+static int copy_tree(int src, int dst, int depth) {
+  if (depth > 128) { errno = ELOOP; return -1; }
+  int dfd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!d) { if (dfd >= 0) close(dfd); return -1; }
+  int r = 0;
+  struct dirent *e;
+  while (r == 0 && (errno = 0, e = readdir(d))) {
+    const char *n = e->d_name;
+    if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+    struct stat st;
+    if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0) { r = -1; break; }
+    mode_t perm = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(dst, n, 0700) < 0) { r = -1; break; }
+      int s2 = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int d2 = s2 >= 0 ? openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+      r = d2 >= 0 ? copy_tree(s2, d2, depth + 1) : -1;
+      int e2 = errno;
+      if (s2 >= 0) close(s2);
+      if (d2 >= 0) close(d2);
+      errno = e2;
+    } else if (S_ISREG(st.st_mode)) {
+      int in = openat(src, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      int out = in >= 0 ? openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+      char buf[65536];
+      ssize_t k = out >= 0 ? 0 : -1;
+      while (out >= 0 && (k = read(in, buf, sizeof buf)) > 0)
+        if (write_full(out, buf, (size_t)k) < 0) { k = -1; break; }
+      int e2 = errno;
+      if (in >= 0) close(in);
+      if (out >= 0) close(out);
+      errno = e2;
+      if (k < 0) r = -1;
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t k = readlinkat(src, n, target, sizeof target - 1);
+      if (k < 0) { r = -1; break; }
+      target[k] = 0;
+      if (symlinkat(target, dst, n) < 0) r = -1;
+    } else if (mknodat(dst, n, st.st_mode, st.st_rdev) < 0) {
+      r = -1;
+    }
+    if (r < 0) break;
+    /* The owner, then the mode (chown clears set-id bits); a link has no mode of its own. */
+    if (fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) { r = -1; break; }
+    if (!S_ISLNK(st.st_mode) && fchmodat(dst, n, perm, 0) < 0) { r = -1; break; }
+  }
+  if (r == 0 && errno) r = -1;
+  int err = errno;
+  closedir(d);
+  errno = err;
+  return r;
+}
+
 static void op_mount(struct msg *m) {
   char *src = get_str(m), *tgt = get_str(m), *fstype = get_str(m);
   unsigned long flags = (unsigned long)get_u64(m);
@@ -327,12 +391,26 @@ static void op_mount(struct msg *m) {
     fd_path(sbuf, sizeof sbuf, sfd);
     source = sbuf;
   }
+  /* tmpcopyup: hold the directory about to be covered; its tree is copied into the new mount. */
+  int old = -1;
+  if ((opts & OPT_COPY_UP) && (opts & OPT_IN_ROOT)) {
+    old = open_in_root(tgt, O_RDONLY | O_DIRECTORY, 0);
+    if (old < 0) { int e = errno; close(tfd); if (sfd >= 0) close(sfd); errno = e; FAIL("open the directory to copy up"); }
+  }
   int r = mount(source, target, nz(fstype), flags, nz(data));
   int e = errno;
   if (tfd >= 0) close(tfd);
   if (sfd >= 0) close(sfd);
-  errno = e;
-  if (r < 0) FAIL("mount");
+  if (r < 0) { if (old >= 0) close(old); errno = e; FAIL("mount"); }
+  if (old >= 0) {
+    int fresh = open_in_root(tgt, O_RDONLY | O_DIRECTORY, 0);
+    r = fresh >= 0 ? copy_tree(old, fresh, 0) : -1;
+    e = errno;
+    close(old);
+    if (fresh >= 0) close(fresh);
+    errno = e;
+    if (r < 0) FAIL("copy up into the tmpfs");
+  }
   OK(0);
 }
 
@@ -367,23 +445,60 @@ static void op_mkdir_all(struct msg *m) {
   OK(0);
 }
 
+/*
+ * Makes sure a file exists at path to mount over. Inside the root a symlink
+ * on the way, the last component included, is followed the way the kernel
+ * would with the root as "/" (a bind onto /etc/localtime -> /usr/share/...
+ * lands on its target, inside the root, as runc does); a dangling one gets
+ * its target created there. On the host, a symlink in the last component is
+ * refused (ELOOP).
+ */
+static int mkfile_depth(const char *path, mode_t mode, unsigned opts, int depth) {
+  if (depth > 40) { errno = ELOOP; return -1; }
+  if (opts & OPT_IN_ROOT) {
+    int fd = open_in_root(path, O_PATH, 0);
+    if (fd >= 0) { close(fd); return 0; } /* there already (any type can be mounted over) */
+    if (errno != ENOENT) return -1;
+  }
+  char *base;
+  int pfd = open_parent(path, opts, &base);
+  if (pfd < 0) return -1;
+  int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+  int e = errno, r = 0;
+  if (fd >= 0) {
+    close(fd);
+  } else if (e == ELOOP && (opts & OPT_IN_ROOT)) {
+    /* A dangling symlink: create what it points to, resolved inside the root. */
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(pfd, base, target, sizeof target - 1);
+    if (n < 0) { r = -1; e = errno; }
+    else {
+      target[n] = 0;
+      char *dir = NULL, *unused = NULL;
+      char next[2 * PATH_MAX + 2];
+      if (target[0] == '/') snprintf(next, sizeof next, "%s", target);
+      else { dir = split_last(path, &unused); snprintf(next, sizeof next, "%s/%s", dir, target); }
+      free(dir);
+      free(unused);
+      r = mkfile_depth(next, mode, opts, depth + 1);
+      e = errno;
+    }
+  } else if (e != EISDIR && e != ENXIO) {
+    /* An existing non-regular target (a directory, a device) is fine: it can still be mounted over. */
+    r = -1;
+  }
+  close(pfd);
+  free(base);
+  errno = e;
+  return r;
+}
+
 static void op_mkfile(struct msg *m) {
-  char *path = get_str(m), *base;
+  char *path = get_str(m);
   mode_t mode = (mode_t)get_u64(m);
   unsigned opts = (unsigned)get_u64(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
-  int pfd = open_parent(path, opts, &base);
-  if (pfd < 0) FAIL("open parent");
-  int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
-  int e = errno;
-  close(pfd);
-  if (fd < 0) {
-    /* An existing non-regular target (a directory, a device) is fine: it can still be mounted over. */
-    errno = e;
-    if (e != EISDIR && e != ENXIO) FAIL("create file");
-  } else {
-    close(fd);
-  }
+  if (mkfile_depth(path, mode, opts, 0) < 0) FAIL("create file");
   OK(0);
 }
 
@@ -569,6 +684,132 @@ static void op_sethostname(struct msg *m, int domain) {
 }
 
 /*
+ * Bind sources of a container in a user namespace: its root cannot traverse
+ * host directories only the host's root may enter (a 0700 volume parent),
+ * so the source is cloned as a detached mount tree before the user namespace
+ * exists, and attached inside later (as runc does with open_tree/move_mount).
+ */
+struct tsrunc_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+#define TSRUNC_AT_RECURSIVE 0x8000
+#define TSRUNC_MOUNT_ATTR_IDMAP 0x100000
+
+static int write_text(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = write_full(fd, text, strlen(text));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r < 0 ? -1 : 0;
+}
+
+/*
+ * A user namespace that has the given maps, for MOUNT_ATTR_IDMAP: a child
+ * is cloned into a new one, the maps are written from here (as the host's
+ * root), its namespace is opened, and the child ends. Returns the fd.
+ */
+static int idmap_userns(const char *uid_map, const char *gid_map) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -1;
+  long pid = syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), NULL, NULL, NULL, NULL);
+  if (pid == 0) {
+    char c;
+    close(p[1]);
+    (void)!read(p[0], &c, 1); /* EOF: the parent is done with us */
+    _exit(0);
+  }
+  int e = errno, fd = -1;
+  close(p[0]);
+  if (pid > 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
+    if (write_text(path, uid_map) == 0) {
+      snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
+      if (write_text(path, gid_map) == 0) {
+        snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+      }
+    }
+    e = errno;
+  }
+  close(p[1]);
+  if (pid > 0) waitpid((pid_t)pid, NULL, 0);
+  errno = e;
+  return fd;
+}
+
+static void op_open_tree(struct msg *m) {
+  char *path = get_str(m);
+  uint64_t recursive = get_u64(m);
+  char *uid_map = get_str(m), *gid_map = get_str(m);
+  uint64_t idmap_recursive = get_u64(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  unsigned flags = 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC | (recursive ? TSRUNC_AT_RECURSIVE : 0);
+  long fd = syscall(SYS_open_tree, AT_FDCWD, path, flags);
+  if (fd < 0) FAIL("open_tree");
+  if (*uid_map || *gid_map) {
+    int ns = idmap_userns(uid_map, gid_map);
+    if (ns < 0) { int e = errno; close((int)fd); errno = e; FAIL("make the id-mapping user namespace"); }
+    struct tsrunc_mount_attr attr = { .attr_set = TSRUNC_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns };
+    long r = syscall(SYS_mount_setattr, (int)fd, "", AT_EMPTY_PATH | (idmap_recursive ? TSRUNC_AT_RECURSIVE : 0), &attr, sizeof attr);
+    int e = errno;
+    close(ns);
+    if (r < 0) { close((int)fd); errno = e; FAIL("id-map the mount"); }
+  }
+  OK(fd);
+}
+
+static void op_mount_setattr(struct msg *m) {
+  char *tgt = get_str(m);
+  struct tsrunc_mount_attr attr = { .attr_set = get_u64(m), .attr_clr = get_u64(m) };
+  unsigned opts = (unsigned)get_u64(m);
+  if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  int tfd = (opts & OPT_IN_ROOT) ? open_in_root(tgt, O_PATH, 0) : open(tgt, O_PATH | O_CLOEXEC);
+  if (tfd < 0) FAIL("open mount target");
+  long r = syscall(SYS_mount_setattr, tfd, "", AT_EMPTY_PATH | TSRUNC_AT_RECURSIVE, &attr, sizeof attr);
+  int e = errno;
+  close(tfd);
+  errno = e;
+  if (r < 0) FAIL("mount_setattr");
+  OK(0);
+}
+
+static void op_move_mount(struct msg *m) {
+  int fd = (int)get_u64(m);
+  char *tgt = get_str(m);
+  unsigned opts = (unsigned)get_u64(m);
+  if (m->bad || fd < 0) { errno = EINVAL; FAIL("bad request"); }
+  int tfd = (opts & OPT_IN_ROOT) ? open_in_root(tgt, O_PATH, 0) : open(tgt, O_PATH | O_CLOEXEC);
+  if (tfd < 0) FAIL("open mount target");
+  long r = syscall(SYS_move_mount, fd, "", tfd, "", 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */ | 0x40 /* MOVE_MOUNT_T_EMPTY_PATH */);
+  int e = errno;
+  close(tfd);
+  close(fd);
+  errno = e;
+  if (r < 0) FAIL("move_mount");
+  OK(0);
+}
+
+/* A new network namespace has "lo" down: bring it up so 127.0.0.1 works (healthchecks, redis-cli), as runc does. */
+static void op_loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) FAIL("socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (r == 0 && !(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    r = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int e = errno;
+  close(s);
+  errno = e;
+  if (r < 0) FAIL("set lo up");
+  OK(0);
+}
+
+/*
  * Opens a path of the container (masked and read-only paths, /dev/null)
  * without following a symlink anywhere on the way. Returns the fd, 0 when the
  * path does not exist (nothing to do), or -1 with errno (ELOOP for a symlink:
@@ -736,13 +977,15 @@ static void op_set_console(struct msg *m) {
 
 /* ---- hooks: fork, exec with the state on stdin, enforce the timeout ---- */
 
-static int run_hook(struct hook *h, char *err, size_t errlen) {
+/* cwd_fd: the hook's working directory (-1: ours). */
+static int run_hook(struct hook *h, int cwd_fd, char *err, size_t errlen) {
   int in[2];
   if (pipe2(in, O_CLOEXEC) < 0) { snprintf(err, errlen, "pipe: %s", strerror(errno)); return -1; }
   pid_t pid = fork();
   if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); return -1; }
   if (pid == 0) {
     dup2(in[0], 0);
+    if (cwd_fd >= 0 && fchdir(cwd_fd) < 0) _exit(127);
     execve(h->argv[0], h->argv + 1, h->env);
     _exit(127);
   }
@@ -792,7 +1035,8 @@ static void op_run_hook(struct msg *m) {
   struct hook h;
   char err[512];
   if (get_hook(m, &h) < 0) { errno = EINVAL; FAIL("bad request"); }
-  if (run_hook(&h, err, sizeof err) < 0) { errno = 0; reply(ECANCELED, 0, err); return; }
+  /* createContainer hooks run in the container's root filesystem (before pivot_root), as runc's do. */
+  if (run_hook(&h, root_fd, err, sizeof err) < 0) { errno = 0; reply(ECANCELED, 0, err); return; }
   OK(0);
 }
 
@@ -940,6 +1184,34 @@ static int setup_console(const char **failed) {
 }
 
 /*
+ * The process's stdio (its pty above all) belongs to its user, as runc's
+ * fixStdioPermissions does: otherwise a non-root process could not reopen
+ * its own terminal or /dev/stdout (mode 0620/0600, owner root). Only the
+ * owner changes (the pty keeps devpts' tty group); /dev/null is left alone,
+ * and a chown the kernel refuses (unmapped ids, read-only) is skipped.
+ */
+static int fix_stdio_owner(const char **failed) {
+  struct stat null, st;
+  int have_null = stat("/dev/null", &null) == 0;
+  for (int fd = 0; fd < 3; fd++) {
+    if (fstat(fd, &st) < 0) {
+      if (errno == EBADF) continue;
+      *failed = "stat stdio";
+      return -1;
+    }
+    /* Unlike runc, a regular file (a log the caller redirected to) is not given away: only ttys, pipes, sockets. */
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) continue;
+    if (st.st_uid == plan.uid || (have_null && st.st_rdev == null.st_rdev && S_ISCHR(st.st_mode))) continue;
+    if (fchown(fd, plan.uid, (gid_t)-1) < 0) {
+      if (errno == EINVAL || errno == EPERM || errno == EROFS) continue;
+      *failed = "chown stdio to the user";
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/*
  * A failure after the reply to OP_FINISH: exec (no start fifo) still has its
  * channel, and tsrunc waits for EOF there; create/start has the start fifo,
  * where `tsrunc start` reads everything after the "0" as the error. Both are
@@ -993,6 +1265,7 @@ static void op_finish(void) {
     for (;;) pause();
   }
   if (plan.console_sock >= 0 && setup_console(&failed) < 0) FAIL(failed);
+  if (plan.has_user && fix_stdio_owner(&failed) < 0) FAIL(failed);
   /* The LSM label applies at the next execve; written while we may still open /proc and before seccomp. */
   if (plan.label_file) {
     int lfd = open(plan.label_file, O_WRONLY | O_CLOEXEC);
@@ -1052,7 +1325,7 @@ static void op_finish(void) {
     close(plan.fifo_dir);
     for (size_t i = 0; i < plan.nhooks; i++) {
       char err[512];
-      if (run_hook(&plan.hooks[i], err, sizeof err) < 0) {
+      if (run_hook(&plan.hooks[i], -1, err, sizeof err) < 0) {
         report_late(0, "startContainer hook failed: %s", err);
         _exit(126);
       }
@@ -1124,6 +1397,10 @@ int main(int argc, char **argv) {
     case OP_SET_PERSONALITY: op_set_personality(&m); break;
     case OP_SET_AFFINITY: op_set_affinity(&m); break;
     case OP_SET_CLONE_CGROUP: op_set_clone_cgroup(&m); break;
+    case OP_LOOPBACK_UP: op_loopback_up(); break;
+    case OP_OPEN_TREE: op_open_tree(&m); break;
+    case OP_MOVE_MOUNT: op_move_mount(&m); break;
+    case OP_MOUNT_SETATTR: op_mount_setattr(&m); break;
     case OP_FINISH: op_finish(); break;
     default: reply(ENOSYS, 0, "unknown request"); break;
     }

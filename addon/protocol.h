@@ -58,11 +58,21 @@ enum tsrunc_op {
   OP_SET_CLONE_CGROUP = 38, /* str cgroup2 dir: opened now (while host paths resolve); OP_CLONE then uses CLONE_INTO_CGROUP */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
   OP_JOIN_SESSION_KEYRING = 39, /* str name, u64 permission bits to add: a new (or the named) session keyring, now */
   OP_SET_SECCOMP_LISTENER = 32, /* u64 fd of a connected socket, str containerProcessState JSON: gets the notify fd */
+
+  /* runc parity (issue 11); numbered from 50 to stay clear of other additions. */
+  OP_LOOPBACK_UP = 50,    /* bring "lo" up in the current network namespace (a new one), as runc does */
+  OP_OPEN_TREE = 51,      /* str host path, u64 recursive, str uid_map, str gid_map, u64 idmap recursive: a detached copy of
+                             the mount there (open_tree OPEN_TREE_CLONE), made while host paths resolve with the host's
+                             privileges (before a user namespace); with maps, id-mapped through a new user namespace
+                             that has them (MOUNT_ATTR_IDMAP). Value: its fd */
+  OP_MOVE_MOUNT = 52,     /* u64 fd from OP_OPEN_TREE, str target, u64 opts: attach that tree at target (move_mount), close fd */
+  OP_MOUNT_SETATTR = 53,  /* str target, u64 attr_set, u64 attr_clr, u64 opts: mount_setattr(AT_RECURSIVE) (rro, rnosuid, ...) */
 };
 
 /* opts bits */
 #define OPT_IN_ROOT 1u      /* the path argument is resolved inside the root set by OP_SET_ROOT */
 #define OPT_SRC_IN_ROOT 2u  /* OP_MOUNT: the source is resolved inside the root too */
 #define OPT_NO_FOLLOW 4u    /* do not follow a symlink in the last component */
+#define OPT_COPY_UP 8u      /* OP_MOUNT (a tmpfs): copy what the target directory held into the new mount (runc's tmpcopyup) */
 
 #endif

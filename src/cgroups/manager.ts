@@ -43,18 +43,40 @@ export function createCgroup(record: CgroupRecord): void {
     for (const d of missing) {
       mkdirSync(d);
       record.created.push(d);
-      if (key.split(',').includes('cpuset')) inheritCpuset(d);
     }
+    if (key.split(',').includes('cpuset')) fillCpuset(dir);
   }
   // v2: a controller is usable only when every ancestor enables it for its children.
   if (record.mode === 'unified' && record.dirs['']) enableControllers(record.dirs['']);
 }
 
-/** A new v1 cpuset cgroup starts with no cpus and mems, and no process can join it: copy the parent's. */
-function inheritCpuset(dir: string): void {
+/**
+ * A v1 cpuset cgroup with empty cpus or mems admits no process (ENOSPC). A new
+ * one starts empty, and so may the parents an engine created before us (pod
+ * and slice cgroups): from the nearest ancestor that has values down to dir,
+ * each empty level gets its parent's, as runc's cpusetEnsureParent does.
+ * Levels that have values are left as they are.
+ */
+function fillCpuset(dir: string): void {
   for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-    const path = join(dir, file);
-    if (readFileSync(path, 'utf8').trim() === '') writeFileSync(path, readFileSync(join(posix.dirname(dir), file), 'utf8'));
+    const empty: string[] = [];
+    let d = dir;
+    for (;;) {
+      let value: string;
+      try {
+        value = readFileSync(join(d, file), 'utf8');
+      } catch {
+        return; // above the hierarchy's root: nothing to copy from
+      }
+      if (value.trim() !== '') {
+        for (const e of empty.reverse()) writeFileSync(join(e, file), value);
+        break;
+      }
+      empty.push(d);
+      const parent = posix.dirname(d);
+      if (parent === d) return;
+      d = parent;
+    }
   }
 }
 

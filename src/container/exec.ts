@@ -10,6 +10,7 @@ import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
 import { RealHostSide } from './host';
 import { loadContainer, loadSavedConfig } from './load';
+import { ociState } from './status';
 import { applyFromOutside, configureProcess, sessionKeyringName, type HostSide } from './setup';
 import { becomeSubreaper, execInPlace, launchInit, SHIM_BINARY } from '../init/launch';
 
@@ -38,6 +39,9 @@ export async function execSequence(ops: InitOps, host: HostSide, o: ExecSetupOpt
   // Host paths resolve only until the mount namespace is joined.
   if (o.cgroupDir) await ops.setCloneCgroup(o.cgroupDir);
   const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
+  // SCMP_ACT_NOTIFY: the new process's filter has a notify fd of its own, for the same agent as at create.
+  const listenerPath = o.seccomp?.notify ? o.spec.linux?.seccomp?.listenerPath : undefined;
+  const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
   const affinity = p.execCPUAffinity;
   if (affinity?.initial) await ops.setAffinity(cpuMask(affinity.initial, 'process.execCPUAffinity.initial'));
   // The cgroup namespace is entered once the process is in its cgroup (the kernel refuses to clone into
@@ -58,6 +62,7 @@ export async function execSequence(ops: InitOps, host: HostSide, o: ExecSetupOpt
   await configureProcess(ops, p, {
     preserveFds: o.preserveFds, consoleFd, setgroups: true, seccomp: o.seccomp, lsm: lsmSupport(), grantable: o.grantable,
     personality: personality ? PERSONALITY_DOMAINS[personality.domain] : undefined, log: o.log,
+    seccompListener: listenerFd !== undefined ? { fd: listenerFd, state: host.seccompListenerState(pid) } : undefined,
   });
   await ops.finish();
   return pid;
@@ -77,14 +82,15 @@ export interface ExecOptions {
 }
 
 /**
- * `exec`: a new process in a running container. Detached, it is re-parented
+ * `exec`: a new process in a running (or created, not yet started) container. Detached, it is re-parented
  * to the caller's subreaper (containerd's shim reaps it) and its pid written;
  * in the foreground the caller becomes tsrunc-shim and exits with the
  * process's status. The container's state is never changed.
  */
 export async function execInContainer(o: ExecOptions): Promise<number> {
   const { record, status, dir } = loadContainer(o.store, o.id);
-  if (status !== 'running') throw new TsruncError(`cannot exec in a container that is ${status}`);
+  // A created container's namespaces and cgroup exist already: runc execs into it too.
+  if (status !== 'running' && status !== 'created') throw new TsruncError(`cannot exec in a container that is ${status}`);
   const spec = loadSavedConfig(dir);
   if (o.process.terminal && o.detach && o.consoleSocket === undefined) {
     throw new TsruncError('exec --tty --detach needs --console-socket to send the pty to');
@@ -92,7 +98,8 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
   const seccomp = spec.linux?.seccomp ? (await import('../seccomp/filter')).compileSeccomp(spec.linux.seccomp, o.log) : undefined;
   if (!o.detach) becomeSubreaper();
   const launched = await launchInit({ preserveFds: o.preserveFds, supervision: { kind: o.detach ? 'caller' : 'self' }, consolePair: !!o.process.terminal && !o.detach && o.consoleSocket === undefined });
-  const host = new RealHostSide(spec, record.cgroup, () => '{}', () => {}, record.bundle);
+  // The container's state as it is (a seccomp agent gets it with the exec'd process's pid beside it).
+  const host = new RealHostSide(spec, record.cgroup, () => JSON.stringify(ociState(record, status)), () => {}, record.bundle);
   let pid: number;
   try {
     pid = await execSequence(launched.channel, host, {

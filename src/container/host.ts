@@ -2,7 +2,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { joinCgroup } from '../cgroups/manager';
 import type { CgroupRecord } from '../cgroups/types';
 import { runHooksOrThrow } from './hooks';
-import { isAtOrBelow, mountPointsOf } from '../linux/mounts';
+import { fullProcSysfsMounts, isAtOrBelow, mountPointsOf } from '../linux/mounts';
 import type { HostSide } from './setup';
 import type { Spec } from '../spec/types';
 import { TsruncError } from '../sys/errors';
@@ -84,6 +84,10 @@ export class RealHostSide implements HostSide {
       ociVersion: this.spec.ociVersion, fds: ['seccompFd'], pid,
       metadata: this.spec.linux?.seccomp?.listenerMetadata ?? '', state: JSON.parse(this.state(pid, 'creating')),
     });
+  }
+
+  procSysfsMountsOf(pid: number): string[] {
+    return fullProcSysfsMounts(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
   }
 
   mountPointOf(path: string): string {

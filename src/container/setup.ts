@@ -1,7 +1,7 @@
 import { basename, isAbsolute, join } from 'node:path';
-import type { HookRequest, InitOps } from '../init/ops';
+import type { HookRequest, IdmapRequest, InitOps } from '../init/ops';
 import { CLONE, MS, S_IFBLK, S_IFCHR, S_IFIFO, makedev } from '../linux/constants';
-import { cleanPath, parseMountOptions } from '../linux/mounts';
+import { cleanPath, isAtOrBelow, parseMountOptions, type MountOptions } from '../linux/mounts';
 import { planNamespaces, type NamespacePlan } from '../linux/namespaces';
 import { capabilityMasks } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
@@ -39,6 +39,8 @@ export interface HostSide {
   seccompListenerState(pid: number): string;
   /** The mounts of the host mount namespace (for the rootfs' parent mount). */
   mountPointOf(path: string): string;
+  /** Whole procfs and sysfs mounts in the mount namespace of pid (mount points as it sees them), deepest first. */
+  procSysfsMountsOf(pid: number): string[];
 }
 
 export interface SetupOptions {
@@ -108,6 +110,16 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
   const listenerPath = o.seccomp?.notify ? linux.seccomp?.listenerPath : undefined;
   const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
+  // In a user namespace the container's root may not traverse host directories on the way to a bind
+  // source (a 0700 parent): each source is cloned as a detached mount now, and attached later.
+  // An id-mapped mount is made the same way (the mapping is set on the detached copy).
+  const trees = new Map<Mount, number>();
+  for (const m of spec.mounts ?? []) {
+    const opts = parseMountOptions(m);
+    if (!opts.bind || m.type === 'cgroup' || m.type === 'cgroup2') continue;
+    const idmap = mountIdmap(m, opts, linux);
+    if (userns || idmap) trees.set(m, await ops.openTree(bindSource(host, o, m).source, opts.recursive, idmap));
+  }
 
   // 1. Namespaces: join those given by path, create the rest with the container process.
   if (ns.unshareTime) {
@@ -136,9 +148,12 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (ns.joinAfterCgroup.length) await ops.joinNamespaces(ns.joinAfterCgroup);
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
 
+  // A new network namespace gets its loopback up (runc's "loopback" network), before anything configured runs.
+  if (ns.isNew('network')) await ops.loopbackUp();
+
   // 3. The root filesystem and everything mounted in it.
   await prepareRootfs(ops, host, o, ns);
-  for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns);
+  for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns, trees.get(m));
   // With the host's /dev bound in, it has its devices already: none are made (as in runc).
   if (needsDevSetup(spec.mounts)) await createDevices(ops, withDefaults(linux.devices ?? []), userns);
 
@@ -150,8 +165,14 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   // 5. Enter the new root and finish it.
   if (spec.process) await ops.mkdirAll(spec.process.cwd, 0o755, true);
   if (!ns.has('mount')) await ops.chroot(o.rootfs, false);
-  else if (o.noPivot) await ops.chroot(o.rootfs, true);
+  else if (o.noPivot) {
+    await hideHostProcSysfs(ops, host, pid, o.rootfs);
+    await ops.chroot(o.rootfs, true);
+  }
   else await ops.pivotRoot(o.rootfs);
+  // A read-only /dev was mounted writable so its devices, links and /dev/pts could be made: now read-only (runc's finalizeRootfs).
+  const devRo = readonlyDev(spec.mounts);
+  if (devRo !== undefined) await ops.mount({ target: '/dev', flags: MS.BIND | MS.REMOUNT | devRo, inRoot: true });
   if (spec.root?.readonly) await ops.readonlyPath('/');
   // An empty name leaves the one the uts namespace has (as runc does); without a uts namespace it would clear the host's.
   if (spec.hostname) await ops.sethostname(spec.hostname);
@@ -233,23 +254,76 @@ async function prepareRootfs(ops: InitOps, host: HostSide, o: SetupOptions, ns: 
   await ops.setRoot(o.rootfs);
 }
 
+/** The flags of a read-only, non-bind /dev mount (to apply after it is populated); undefined otherwise. */
+function readonlyDev(mounts: Mount[] = []): number | undefined {
+  const m = mounts.filter((x) => cleanPath(x.destination) === '/dev').pop();
+  if (!m) return undefined;
+  const opts = parseMountOptions(m);
+  return !opts.bind && opts.flags & MS.RDONLY ? opts.flags & ~(MS.REMOUNT | MS.BIND | MS.REC) : undefined;
+}
+
+/**
+ * --no-pivot keeps the host's mounts in the container's mount namespace,
+ * merely out of sight of its chroot. A fully visible host procfs or sysfs
+ * there would let a process that makes a nested user and pid namespace
+ * mount a fresh proc (the kernel checks the namespace, not the root): each
+ * one outside the rootfs is unmounted, or covered by an empty tmpfs where
+ * that is refused, as runc's msMoveRoot does.
+ */
+async function hideHostProcSysfs(ops: InitOps, host: HostSide, pid: number, rootfs: string): Promise<void> {
+  for (const mp of host.procSysfsMountsOf(pid).filter((p) => !isAtOrBelow(p, rootfs))) {
+    try {
+      // Slave first: the unmount must not propagate to the host.
+      await ops.mount({ target: mp, flags: MS.SLAVE | MS.REC, inRoot: false });
+      await ops.umount(mp, MNT_DETACH, false);
+    } catch (err) {
+      const errno = (err as { errno?: number }).errno;
+      if (errno === ENOENT) continue; // under one already detached
+      if (errno !== EINVAL && errno !== EPERM) throw err;
+      await ops.mount({ source: 'tmpfs', target: mp, fstype: 'tmpfs', flags: 0, inRoot: false });
+    }
+  }
+}
+
+const MNT_DETACH = 2, EPERM = 1, ENOENT = 2, EINVAL = 22;
+
 function needsDevSetup(mounts: Mount[] = []): boolean {
   return !mounts.some((m) => cleanPath(m.destination) === '/dev' && parseMountOptions(m).bind);
 }
 
-async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns: NamespacePlan): Promise<void> {
+/**
+ * The id-mapping of a mount: its own uidMappings/gidMappings, or with
+ * "idmap"/"ridmap" alone the container's user namespace mappings.
+ * Recursive with "ridmap", or with "rbind" when no option says otherwise.
+ */
+function mountIdmap(m: Mount, opts: MountOptions, linux: NonNullable<Spec['linux']>): IdmapRequest | undefined {
+  if (!opts.idmap && !m.uidMappings && !m.gidMappings) return undefined;
+  const uids = m.uidMappings ?? linux.uidMappings, gids = m.gidMappings ?? linux.gidMappings;
+  if (!uids?.length || !gids?.length) throw new TsruncError(`mounts ${cleanPath(m.destination)}: an id-mapped mount needs uidMappings and gidMappings (its own, or the user namespace's)`);
+  return { uidMap: idMap(uids), gidMap: idMap(gids), recursive: opts.idmap ? opts.idmap === 'ridmap' : opts.recursive };
+}
+
+/** A bind mount's host source (relative ones are in the bundle), checked to exist. */
+function bindSource(host: HostSide, o: SetupOptions, m: Mount): { source: string; kind: 'dir' | 'file' } {
+  const source = m.source && !isAbsolute(m.source) ? join(o.bundle, m.source) : m.source ?? '';
+  const kind = host.statSource(source);
+  if (kind === 'missing') throw new TsruncError(`mounts ${cleanPath(m.destination)}: bind source ${JSON.stringify(source)} does not exist`);
+  return { source, kind };
+}
+
+/** tree: the bind source as a detached mount (user namespaces), else it is bound by path. */
+async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Mount, ns: NamespacePlan, tree?: number): Promise<void> {
   const dest = cleanPath(m.destination);
   const opts = parseMountOptions(m);
-  if (opts.tmpcopyup) throw new TsruncError(`mounts ${dest}: option "tmpcopyup" is not supported by tsrunc`);
+  if (opts.tmpcopyup && m.type !== 'tmpfs') throw new TsruncError(`mounts ${dest}: option "tmpcopyup" is only for tmpfs mounts`);
   if (m.type === 'cgroup' || m.type === 'cgroup2') {
     await mountCgroups(ops, o, dest, opts.flags, ns);
   } else if (opts.bind) {
-    const source = m.source && !isAbsolute(m.source) ? join(o.bundle, m.source) : m.source ?? '';
-    const kind = host.statSource(source);
-    if (kind === 'missing') throw new TsruncError(`mounts ${dest}: bind source ${JSON.stringify(source)} does not exist`);
+    const { source, kind } = bindSource(host, o, m);
     if (kind === 'dir') await ops.mkdirAll(dest, 0o755, true);
     else await ops.mkfile(dest, 0o644, true);
-    await ops.mount({ source, target: dest, flags: MS.BIND | (opts.recursive ? MS.REC : 0), inRoot: true });
+    if (tree !== undefined) await ops.moveMount(tree, dest);
+    else await ops.mount({ source, target: dest, flags: MS.BIND | (opts.recursive ? MS.REC : 0), inRoot: true });
     // A bind mount takes its flags only from a remount of the new mount.
     const remountFlags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (remountFlags) await ops.mount({ target: dest, flags: MS.BIND | MS.REMOUNT | (opts.recursive ? MS.REC : 0) | remountFlags, inRoot: true });
@@ -258,8 +332,12 @@ async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Moun
     // linux.mountLabel labels the filesystems tsrunc creates (not proc and sysfs, which label themselves).
     const label = o.spec.linux?.mountLabel;
     const data = label && m.type !== 'proc' && m.type !== 'sysfs' ? withMountLabel(opts.data, label) : opts.data;
-    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags: opts.flags, data, inRoot: true });
+    // /dev is populated after it is mounted: read-only only once that is done (see readonlyDev).
+    const flags = dest === '/dev' ? opts.flags & ~MS.RDONLY : opts.flags;
+    await ops.mount({ source: m.source ?? m.type ?? 'none', target: dest, fstype: m.type, flags, data, inRoot: true, ...(opts.tmpcopyup ? { copyUp: true } : {}) });
   }
+  // Recursive attributes (rro, rnosuid, ...): on the mount and every mount below it, before propagation.
+  if (opts.recursiveAttrs) await ops.mountSetattr(dest, opts.recursiveAttrs.set, opts.recursiveAttrs.clear);
   for (const p of opts.propagation) await ops.mount({ target: dest, flags: p, inRoot: true });
 }
 

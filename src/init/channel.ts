@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
-import { decodeReply, encodeRequest, FrameSplitter, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, type Field, type Reply } from './protocol';
-import type { HookRequest, InitOps, MountRequest, UserRequest } from './ops';
+import { decodeReply, encodeRequest, FrameSplitter, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, OPT_COPY_UP, type Field, type Reply } from './protocol';
+import type { HookRequest, IdmapRequest, InitOps, MountRequest, UserRequest } from './ops';
 import { SyscallError, TsruncError } from '../sys/errors';
 
 /**
@@ -80,6 +80,18 @@ export class InitChannel implements InitOps {
   async unshare(flags: number): Promise<void> {
     await this.call(Op.Unshare, [flags], `unshare 0x${flags.toString(16)}`);
   }
+  openTree(path: string, recursive: boolean, idmap?: IdmapRequest): Promise<number> {
+    return this.call(Op.OpenTree, [path, recursive ? 1 : 0, idmap?.uidMap ?? '', idmap?.gidMap ?? '', idmap?.recursive ? 1 : 0], `open the bind source ${path}`);
+  }
+  async mountSetattr(target: string, set: number, clear: number): Promise<void> {
+    await this.call(Op.MountSetattr, [target, set, clear, OPT_IN_ROOT], `set recursive mount attributes on ${target}`);
+  }
+  async moveMount(fd: number, target: string): Promise<void> {
+    await this.call(Op.MoveMount, [fd, target, OPT_IN_ROOT], `bind mount on ${target}`);
+  }
+  async loopbackUp(): Promise<void> {
+    await this.call(Op.LoopbackUp, [], 'bring lo up');
+  }
   async setCloneCgroup(dir: string): Promise<void> {
     await this.call(Op.SetCloneCgroup, [dir], `open cgroup ${dir}`);
   }
@@ -91,7 +103,7 @@ export class InitChannel implements InitOps {
   }
   async mount(m: MountRequest): Promise<void> {
     const what = m.flags & 0x20 /* MS_REMOUNT */ ? `remount ${m.target}` : `mount ${m.source || m.fstype || ''} on ${m.target}`;
-    await this.call(Op.Mount, [m.source ?? '', m.target, m.fstype ?? '', m.flags, m.data ?? '', (m.inRoot ? OPT_IN_ROOT : 0) | (m.sourceInRoot ? OPT_SRC_IN_ROOT : 0)], what);
+    await this.call(Op.Mount, [m.source ?? '', m.target, m.fstype ?? '', m.flags, m.data ?? '', (m.inRoot ? OPT_IN_ROOT : 0) | (m.sourceInRoot ? OPT_SRC_IN_ROOT : 0) | (m.copyUp ? OPT_COPY_UP : 0)], what);
   }
   async umount(target: string, flags: number, inRoot: boolean): Promise<void> {
     await this.call(Op.Umount, [target, flags, inRoot ? OPT_IN_ROOT : 0], `unmount ${target}`);

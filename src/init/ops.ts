@@ -15,6 +15,15 @@ export interface MountRequest {
   data?: string;
   inRoot: boolean;
   sourceInRoot?: boolean;
+  /** tmpcopyup: the target directory's contents are copied into the new (tmpfs) mount. */
+  copyUp?: boolean;
+}
+
+export interface IdmapRequest {
+  uidMap: string;
+  gidMap: string;
+  /** ridmap: the mounts below are id-mapped too. */
+  recursive: boolean;
 }
 
 export interface UserRequest {
@@ -58,6 +67,17 @@ export interface InitOps {
   connectSocket(path: string): Promise<number>;
   /** In the container's user namespace, once its maps are written: become its root, keeping capabilities. */
   becomeRoot(): Promise<void>;
+  /**
+   * A detached copy of the mount at a host path (recursive: with the mounts below), made now with the
+   * host's privileges; with idmap, id-mapped through these maps (uid_map/gid_map lines). Resolves to its fd.
+   */
+  openTree(path: string, recursive: boolean, idmap?: IdmapRequest): Promise<number>;
+  /** mount_setattr(AT_RECURSIVE) on the mount at target (inside the root) and every mount below it. */
+  mountSetattr(target: string, set: number, clear: number): Promise<void>;
+  /** Attaches a tree from openTree at target (inside the root), closing its fd. */
+  moveMount(fd: number, target: string): Promise<void>;
+  /** In a new network namespace: bring "lo" up (as runc). */
+  loopbackUp(): Promise<void>;
   sethostname(name: string): Promise<void>;
   setdomainname(name: string): Promise<void>;
   maskPath(path: string): Promise<void>;

@@ -43,11 +43,16 @@ export enum Op {
   SetAffinity = 37,
   SetCloneCgroup = 38,
   JoinSessionKeyring = 39,
+  LoopbackUp = 50,
+  OpenTree = 51,
+  MoveMount = 52,
+  MountSetattr = 53,
 }
 
 export const OPT_IN_ROOT = 1;
 export const OPT_SRC_IN_ROOT = 2;
 export const OPT_NO_FOLLOW = 4;
+export const OPT_COPY_UP = 8;
 
 export type Field = bigint | number | string | Buffer | string[];
 

@@ -9,6 +9,12 @@ export const MS = {
 
 export const MNT_DETACH = 2;
 
+/** mount_setattr(2) attributes (linux/mount.h). */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, _ATIME: 0x70, RELATIME: 0, NOATIME: 0x10, STRICTATIME: 0x20,
+  NODIRATIME: 0x80, IDMAP: 0x100000, NOSYMFOLLOW: 0x200000,
+} as const;
+
 export const CLONE = {
   NEWTIME: 0x80, NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000,
   NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000,

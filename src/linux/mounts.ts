@@ -1,5 +1,4 @@
-import { MS } from './constants';
-import { TsruncError } from '../sys/errors';
+import { MOUNT_ATTR, MS } from './constants';
 import type { Mount } from '../spec/types';
 
 /** A config mount's options, split the way mount(2) wants them. */
@@ -14,6 +13,10 @@ export interface MountOptions {
   recursive: boolean;
   /** runc's extension: copy what the image has under the target into a new tmpfs. */
   tmpcopyup: boolean;
+  /** Recursive attributes (rro, rnosuid, ...): mount_setattr(AT_RECURSIVE) on the mount and every mount below it. */
+  recursiveAttrs?: { set: number; clear: number };
+  /** "idmap" / "ridmap": the mount is id-mapped (ridmap: the mounts below it too). */
+  idmap?: 'idmap' | 'ridmap';
 }
 
 // [clear?, flag]: "rw" clears MS_RDONLY, "ro" sets it (runc's table, from mount(8)).
@@ -35,8 +38,22 @@ export const PROPAGATION_OPTIONS: Record<string, number> = {
   slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+// [clear?, MOUNT_ATTR_*]: the recursive forms, applied with mount_setattr(2) (runtime-spec's list).
+const RECURSIVE_OPTIONS: Record<string, [boolean, number]> = {
+  rro: [false, MOUNT_ATTR.RDONLY], rrw: [true, MOUNT_ATTR.RDONLY], rnosuid: [false, MOUNT_ATTR.NOSUID], rsuid: [true, MOUNT_ATTR.NOSUID],
+  rnodev: [false, MOUNT_ATTR.NODEV], rdev: [true, MOUNT_ATTR.NODEV], rnoexec: [false, MOUNT_ATTR.NOEXEC], rexec: [true, MOUNT_ATTR.NOEXEC],
+  rnodiratime: [false, MOUNT_ATTR.NODIRATIME], rdiratime: [true, MOUNT_ATTR.NODIRATIME],
+  rrelatime: [false, MOUNT_ATTR.RELATIME], rnorelatime: [true, MOUNT_ATTR.RELATIME],
+  rnoatime: [false, MOUNT_ATTR.NOATIME], ratime: [true, MOUNT_ATTR.NOATIME],
+  rstrictatime: [false, MOUNT_ATTR.STRICTATIME], rnostrictatime: [true, MOUNT_ATTR.STRICTATIME],
+  rnosymfollow: [false, MOUNT_ATTR.NOSYMFOLLOW], rsymfollow: [true, MOUNT_ATTR.NOSYMFOLLOW],
+};
+const ATIME_OPTIONS = new Set(['rrelatime', 'rnoatime', 'rstrictatime']);
+
 /** Every option name tsrunc understands itself (for `features`); others go to the filesystem as data. */
-export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), 'bind', 'rbind'].sort();
+export const KNOWN_MOUNT_OPTIONS = [
+  ...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), ...Object.keys(RECURSIVE_OPTIONS), 'bind', 'rbind', 'tmpcopyup', 'idmap', 'ridmap',
+].sort();
 
 export function parseMountOptions(m: Mount): MountOptions {
   const out: MountOptions = { flags: 0, propagation: [], data: '', bind: m.type === 'bind', recursive: false, tmpcopyup: false };
@@ -45,12 +62,27 @@ export function parseMountOptions(m: Mount): MountOptions {
     if (opt === 'bind') out.bind = true;
     else if (opt === 'rbind') { out.bind = true; out.recursive = true; }
     else if (opt === 'tmpcopyup') out.tmpcopyup = true;
+    else if (opt === 'idmap' || opt === 'ridmap') out.idmap = opt;
+    else if (Object.hasOwn(RECURSIVE_OPTIONS, opt)) {
+      const [clear, attr] = RECURSIVE_OPTIONS[opt];
+      const r = (out.recursiveAttrs ??= { set: 0, clear: 0 });
+      if (clear) {
+        r.clear |= attr;
+        r.set &= ~attr;
+      } else {
+        r.set |= attr;
+        r.clear &= ~attr;
+        // The access-time mode is one field: setting one means clearing the field first (mount_setattr(2)).
+        if (ATIME_OPTIONS.has(opt)) {
+          r.set = (r.set & ~MOUNT_ATTR._ATIME) | attr;
+          r.clear |= MOUNT_ATTR._ATIME;
+        }
+      }
+    }
     else if (Object.hasOwn(PROPAGATION_OPTIONS, opt)) out.propagation.push(PROPAGATION_OPTIONS[opt]);
     else if (Object.hasOwn(FLAG_OPTIONS, opt)) {
       const [clear, flag] = FLAG_OPTIONS[opt];
       out.flags = clear ? out.flags & ~flag : out.flags | flag;
-    } else if (/^(r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|norelatime|strictatime|nostrictatime|nodiratime|diratime|nosymfollow|symfollow)|idmap|ridmap)$/.test(opt)) {
-      throw new TsruncError(`mount ${m.destination}: option ${JSON.stringify(opt)} is not supported by tsrunc`);
     } else {
       data.push(opt);
     }
@@ -78,6 +110,23 @@ export function unescapeMountinfo(field: string): string {
 /** The mount points a mountinfo text lists, unescaped, in its order (a point mounted over appears again). */
 export function mountPointsOf(mountinfo: string): string[] {
   return mountinfo.split('\n').map((line) => line.split(' ')[4]).filter((p): p is string => !!p).map(unescapeMountinfo);
+}
+
+/**
+ * The mount points of whole (root "/") procfs and sysfs mounts in a
+ * mountinfo text, deepest first. The kernel lets a user namespace mount a
+ * fresh proc or sysfs only where such a fully visible one exists in its
+ * mount namespace.
+ */
+export function fullProcSysfsMounts(mountinfo: string): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (sep < 0 || fields[3] !== '/' || (fields[sep + 1] !== 'proc' && fields[sep + 1] !== 'sysfs')) continue;
+    out.push(unescapeMountinfo(fields[4]));
+  }
+  return out.sort((a, b) => b.length - a.length);
 }
 
 /** Whether the absolute path is dir itself or lies below it, by its text. */

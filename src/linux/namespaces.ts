@@ -1,4 +1,5 @@
-import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { namespaceType } from '../sys/libc';
 import { CLONE } from './constants';
 import { TsruncError, errnoOf } from '../sys/errors';
 import type { Namespace, NamespaceType } from '../spec/types';
@@ -74,8 +75,10 @@ export function planNamespaces(namespaces: Namespace[] = []): NamespacePlan {
 
 /**
  * Checks that path is a namespace file of the given type (an nsfs link such
- * as /proc/<pid>/ns/net or a bind mount of one), so a wrong path is a clear
- * error before anything is built.
+ * as /proc/<pid>/ns/net or a bind mount of one, as /run/netns/NAME), so a
+ * wrong path is a clear error before anything is built. The kernel says
+ * what the opened file is (ioctl NS_GET_NSTYPE): a bind mount's
+ * /proc/self/fd link shows its path, not "net:[...]".
  */
 export function checkNamespacePath(type: NamespaceType, path: string, where: string): void {
   let fd: number;
@@ -85,12 +88,11 @@ export function checkNamespacePath(type: NamespaceType, path: string, where: str
     throw new TsruncError(`${where}: cannot open namespace ${JSON.stringify(path)}: ${errnoOf(err) ?? (err as Error).message}`);
   }
   try {
-    const link = readlinkSync(`/proc/self/fd/${fd}`);
-    const m = /^([a-z_]+):\[\d+\]$/.exec(link);
-    const kind = m?.[1] === 'pid_for_children' ? 'pid' : m?.[1] === 'time_for_children' ? 'time' : m?.[1];
-    if (!m) throw new TsruncError(`${where}: ${JSON.stringify(path)} is not a namespace file`);
-    if (kind !== NSFS_NAMES[type]) {
-      throw new TsruncError(`${where}: ${JSON.stringify(path)} is a ${kind} namespace, not ${type}`);
+    const flag = namespaceType(fd);
+    if (flag === undefined) throw new TsruncError(`${where}: ${JSON.stringify(path)} is not a namespace file`);
+    const kind = (Object.keys(NAMESPACE_FLAGS) as NamespaceType[]).find((t) => NAMESPACE_FLAGS[t] === flag);
+    if (kind !== type) {
+      throw new TsruncError(`${where}: ${JSON.stringify(path)} is a ${kind ? NSFS_NAMES[kind] : `0x${flag.toString(16)}`} namespace, not ${type}`);
     }
   } finally {
     closeSync(fd);

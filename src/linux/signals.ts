@@ -5,14 +5,15 @@ const SIGRTMIN = 34, SIGRTMAX = 64;
 
 /**
  * A signal as runc accepts it: a number, or a name with or without "SIG"
- * (KILL, SIGKILL, sigkill), including RTMIN+n and RTMAX-n.
+ * (KILL, SIGKILL, sigkill), including RTMIN+n and RTMAX-n; 0 checks the process exists.
  */
 export function parseSignal(text: string): number {
   const t = text.trim();
   if (/^\d+$/.test(t)) {
     const n = Number(t);
-    if (n >= 1 && n <= SIGRTMAX) return n;
-    throw new TsruncError(`invalid signal ${JSON.stringify(text)}: out of range 1-${SIGRTMAX}`);
+    // 0 sends nothing: only "is it there?" (kill ID 0), as runc accepts.
+    if (n >= 0 && n <= SIGRTMAX) return n;
+    throw new TsruncError(`invalid signal ${JSON.stringify(text)}: out of range 0-${SIGRTMAX}`);
   }
   const name = t.toUpperCase().replace(/^SIG/, '');
   const rt = /^RT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);

@@ -4,9 +4,17 @@ export const OCI_VERSION = '1.3.0';
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
+export interface DefaultSpecOptions {
+  /**
+   * A cgroup namespace: runc's spec adds one only on cgroup v2 hosts. On v1 it changes what
+   * /proc/self/cgroup shows inside and clashes with engines that add it themselves.
+   */
+  cgroupNamespace?: boolean;
+}
+
 /** What `tsrunc spec` writes: the same container `runc spec` describes, at spec 1.3.0. */
-export function defaultSpec(): Spec {
-  return {
+export function defaultSpec(o: DefaultSpecOptions = {}): Spec {
+  const spec: Spec = {
     ociVersion: OCI_VERSION,
     process: {
       terminal: true,
@@ -39,11 +47,13 @@ export function defaultSpec(): Spec {
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
   };
+  if (o.cgroupNamespace === false) spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+  return spec;
 }
 
 /** `spec --rootless`: a user namespace mapping root to the given ids, and nothing that needs real root. */
-export function rootlessSpec(uid: number, gid: number): Spec {
-  const spec = defaultSpec();
+export function rootlessSpec(uid: number, gid: number, o: DefaultSpecOptions = {}): Spec {
+  const spec = defaultSpec(o);
   const linux = spec.linux!;
   linux.namespaces = linux.namespaces!.filter((n) => n.type !== 'network').concat({ type: 'user' });
   linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];

@@ -16,8 +16,8 @@ const SECCOMP_ARCHS = [
 
 /**
  * The `tsrunc features` document: what this build recognises and implements.
- * Fields tsrunc refuses (intelRdt, netDevices, memoryPolicy, id-mapped mounts,
- * the systemd cgroup driver) are reported as not enabled.
+ * Fields tsrunc refuses (intelRdt, netDevices, memoryPolicy, the systemd
+ * cgroup driver) are reported as not enabled.
  */
 export function featuresDocument(): Record<string, unknown> {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -41,7 +41,7 @@ export function featuresDocument(): Record<string, unknown> {
       apparmor: { enabled: true },
       selinux: { enabled: true },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: false },
     },
     annotations: { 'io.github.tsrunc.version': pkg.version },

@@ -28,13 +28,26 @@ function validators(): Record<'config' | 'process' | 'state' | 'features', Valid
 
 function schemaProblems(validate: Validator, doc: unknown): Problem[] {
   if (validate(doc)) return [];
-  return (validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: describe(e) }));
+  return (validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: describe(e, doc) }));
 }
 
-function describe(e: AjvError): string {
+function describe(e: AjvError, doc: unknown): string {
   if (e.keyword === 'additionalProperties') return `unknown property ${JSON.stringify(e.params.additionalProperty)}`;
-  if (e.keyword === 'enum') return `${e.message}: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (e.keyword === 'enum') {
+    // Name what was given: "must be one of ..." alone leaves the reader to find it.
+    return `is ${JSON.stringify(valueAt(doc, e.instancePath))}, ${e.message}: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  }
   return e.message ?? e.keyword;
+}
+
+/** The value a JSON pointer (RFC 6901, as ajv's instancePath) designates in doc. */
+function valueAt(doc: unknown, pointer: string): unknown {
+  let v = doc;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+  }
+  return v;
 }
 
 export class ValidationError extends TsruncError {
@@ -153,12 +166,9 @@ export function configProblems(spec: Spec): Problem[] {
   if (linux.netDevices && Object.keys(linux.netDevices).length) out.push({ path: '/linux/netDevices', message: 'is not supported by tsrunc' });
   if (linux.intelRdt) out.push({ path: '/linux/intelRdt', message: 'is not supported by tsrunc' });
   (spec.mounts ?? []).forEach((m, i) => {
-    if (m.uidMappings || m.gidMappings) out.push({ path: `/mounts/${i}`, message: 'id-mapped mounts (uidMappings/gidMappings) are not supported by tsrunc' });
-    (m.options ?? []).forEach((opt, j) => {
-      if (opt === 'tmpcopyup' || opt === 'idmap' || opt === 'ridmap' || /^r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|norelatime|strictatime|nostrictatime|nodiratime|diratime|nosymfollow|symfollow)$/.test(opt)) {
-        out.push({ path: `/mounts/${i}/options/${j}`, message: `mount option ${JSON.stringify(opt)} is not supported by tsrunc` });
-      }
-    });
+    const idmapped = m.uidMappings || m.gidMappings || (m.options ?? []).some((o) => o === 'idmap' || o === 'ridmap');
+    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+    if (idmapped && !bind) out.push({ path: `/mounts/${i}`, message: 'only bind mounts can be id-mapped (uidMappings, gidMappings, idmap, ridmap)' });
   });
   if (linux.personality?.flags?.length) out.push({ path: '/linux/personality/flags', message: 'no personality flags are supported' });
   if (spec.process?.scheduler?.policy === 'SCHED_ISO') out.push({ path: '/process/scheduler/policy', message: 'SCHED_ISO is not implemented by Linux' });
@@ -194,6 +204,8 @@ export function validateConfig(doc: unknown): Spec {
 }
 
 export function validateProcess(doc: unknown, document = 'process.json'): Process {
+  // A process.json without user runs as uid/gid 0, as with runc (exec -p from engines and scripts).
+  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc) && !('user' in doc)) doc = { ...doc, user: { uid: 0, gid: 0 } };
   const problems = schemaProblems(validators().process, doc);
   if (problems.length) throw new ValidationError(document, problems.slice(0, 5));
   const rules = processProblems(doc as Process, '');

@@ -110,6 +110,21 @@ export function statfsType(path: string): bigint {
   return buf.readBigInt64LE(0);
 }
 
+const SYS_ioctl = 16, NS_GET_NSTYPE = 0xb703;
+
+/**
+ * The CLONE_NEW* type of the namespace fd refers to (ioctl NS_GET_NSTYPE),
+ * or undefined when fd is not a namespace file (ENOTTY: any other file).
+ * Works for /proc/<pid>/ns links and for their bind mounts alike.
+ */
+export function namespaceType(fd: number): number | undefined {
+  const r = ffi().syscall(SYS_ioctl, fd, NS_GET_NSTYPE);
+  if (r >= 0) return r;
+  const errno = ffi().errno();
+  if (errno === 25 /* ENOTTY */ || errno === 22 /* EINVAL */) return undefined;
+  throw new SyscallError('ioctl(NS_GET_NSTYPE)', errno);
+}
+
 /**
  * Replaces this process (same pid, one thread afterwards). Node marks its
  * stdio close-on-exec, so fds that must survive are cleared first.

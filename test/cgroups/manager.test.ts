@@ -143,6 +143,21 @@ describe('on a fake cgroup tree', () => {
       }
     });
 
+    it('fills ancestors an engine created with empty cpus and mems, from the nearest one that has them', () => {
+      const cpuset = join(root, 'cpuset');
+      mkdirSync(join(cpuset, 'pod', 'slice'), { recursive: true });
+      writeFileSync(join(cpuset, 'cpuset.cpus'), '0-3\n');
+      writeFileSync(join(cpuset, 'cpuset.mems'), '0\n');
+      for (const d of ['pod', 'pod/slice']) for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(cpuset, d, f), '');
+      const r = record('legacy', { cpuset: join(cpuset, 'pod', 'slice', 'ctr') });
+      createCgroup(r);
+      expect(r.created).toEqual([join(cpuset, 'pod', 'slice', 'ctr')]);
+      for (const d of ['pod', 'pod/slice', 'pod/slice/ctr']) {
+        expect(readFileSync(join(cpuset, d, 'cpuset.cpus'), 'utf8'), d).toBe('0-3\n');
+        expect(readFileSync(join(cpuset, d, 'cpuset.mems'), 'utf8'), d).toBe('0\n');
+      }
+    });
+
     it('copies from the direct parent, and leaves an existing parent as it is', () => {
       const cpuset = join(root, 'cpuset');
       mkdirSync(join(cpuset, 'a'), { recursive: true });

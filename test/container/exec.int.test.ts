@@ -114,11 +114,13 @@ describe.skipIf(!isRoot())('exec (root)', () => {
     await waitFor(() => gone(pid));
   });
 
-  it('exec into a container that is not running is an error', async () => {
-    const { id } = await h.create(h.spec(['sleep', '30']));
-    const created = await h.tsrunc(['exec', id, 'true']);
-    expect(created.code).toBe(1);
-    expect(created.stderr).toMatch(/cannot exec in a container that is created/);
+  it('exec into a container that is not running (nor created) is an error', async () => {
+    const { id } = await h.create(h.spec(['true']));
+    expect((await h.tsrunc(['start', id])).code).toBe(0);
+    await waitFor(async () => (await h.state(id)).status === 'stopped');
+    const stopped = await h.tsrunc(['exec', id, 'true']);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/cannot exec in a container that is stopped/);
     const missing = await h.tsrunc(['exec', 'nope', 'true']);
     expect(missing.stderr).toMatch(/does not exist/);
     const noCommand = await h.tsrunc(['exec', id]);

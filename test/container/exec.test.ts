@@ -26,6 +26,18 @@ describe('execSequence', () => {
     expect(log[log.length - 1]).toBe('finish');
   });
 
+  it('SCMP_ACT_NOTIFY: connects the listener with the host paths, and hands it the new process\'s notify fd', async () => {
+    const { ops, host, log } = recorders();
+    const spec = defaultSpec();
+    spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock' };
+    const pid = await execSequence(ops, host, {
+      spec, process: { ...spec.process!, terminal: false }, containerPid: 5, preserveFds: 0, log: silentLogger,
+      seccomp: { program: Buffer.alloc(8), flags: 8, notify: true },
+    });
+    expect(log[0]).toBe('connectSocket /run/agent.sock -> fd 10');
+    expect(log.slice(-3)).toEqual(['setSeccomp 8 bytes flags=8', `setSeccompListener fd=10 state=${host.seccompListenerState(pid)}`, 'finish']);
+  });
+
   it('joins the cgroup from outside on v1, after the fork', async () => {
     const { ops, host, log } = recorders();
     const spec = defaultSpec();

@@ -242,7 +242,7 @@ describe.skipIf(!isRoot())('the whole Linux config, read back from inside (root)
 
   it('unsupported fields are errors, never silently ignored', async () => {
     await fails((s) => { s.linux!.intelRdt = { closID: 'x' }; }, /\/linux\/intelRdt: is not supported by tsrunc/);
-    await fails((s) => { s.mounts!.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] }); }, /mount option "tmpcopyup" is not supported/);
+    await fails((s) => { s.mounts!.push({ destination: '/t', type: 'bind', source: '/tmp', options: ['rbind', 'tmpcopyup'] }); }, /mounts \/t: option "tmpcopyup" is only for tmpfs mounts/);
   });
 
   it('a container that runs as a user the image does not know gets HOME=/', async () => {

@@ -10,7 +10,7 @@ import type { CgroupRecord } from '../../src/cgroups/types';
 import { defaultSpec } from '../../src/spec/defaults';
 import type { Spec } from '../../src/spec/types';
 import { silentLogger } from '../../src/sys/log';
-import { TsruncError } from '../../src/sys/errors';
+import { SyscallError, TsruncError } from '../../src/sys/errors';
 import { recorders, type RecordingHost, type RecordingOps } from '../fakes/recording-ops';
 import { recordingLogger } from '../fakes/logger';
 
@@ -129,6 +129,8 @@ describe('setupContainer: request sequences', () => {
       'clone NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET',
       `host.onPid ${PID}`,
       'unshare NEWCGROUP',
+      // A new network namespace: lo up before anything configured runs, as runc does.
+      'loopbackUp',
       ...ROOTFS,
       'mkdirAll /proc 0755 @root',
       'mount proc /proc proc 0 - @root',
@@ -202,6 +204,29 @@ describe('setupContainer: request sequences', () => {
     ]);
   });
 
+  it('a new user namespace: bind sources are cloned as detached mounts before clone, attached in place of a bind', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.mounts = [
+        { destination: '/data', type: 'bind', source: '/srv/private/vol', options: ['rbind', 'ro'] },
+        { destination: '/etc/motd', type: 'none', source: 'motd', options: ['bind'] },
+      ];
+    });
+    const { log } = await setup(spec, {}, ({ host }) => {
+      host.sources = { '/srv/private/vol': 'dir', '/b/motd': 'file' };
+    });
+    expect(log.slice(0, 6)).toEqual([
+      FIFO, 'openTree /srv/private/vol recursive', 'openTree /b/motd', 'clone NEWNS|NEWUSER', `host.onPid ${PID}`, expect.stringMatching(/^host.writeIdMaps/),
+    ]);
+    expect(log.filter((l) => /data|motd/.test(l) && !l.startsWith('openTree'))).toEqual([
+      'mkdirAll /data 0755 @root', 'moveMount 20 /data @root',
+      'mount - /data - RDONLY|REMOUNT|BIND|REC - @root',
+      'mkfile /etc/motd 0644 @root', 'moveMount 21 /etc/motd @root',
+    ]);
+  });
+
   it('a new user namespace that does not map root: no becomeRoot', async () => {
     const spec = minimal((s) => {
       s.linux!.namespaces!.push({ type: 'user' });
@@ -271,10 +296,25 @@ describe('setupContainer: request sequences', () => {
     expect(r.host.queries.filter((q) => q.startsWith('statSource'))).toEqual(['statSource /b/data', 'statSource /etc/resolv.conf', 'statSource /src']);
   });
 
-  it('--no-pivot: chroot after moving the rootfs onto /', async () => {
-    expect((await setup(minimal(), { noPivot: true })).log).toEqual([
+  it('--no-pivot: the host\'s whole proc and sysfs mounts outside the rootfs are detached, then chroot after moving the rootfs onto /', async () => {
+    expect((await setup(minimal(), { noPivot: true }, ({ host }) => {
+      host.procSysfs = ['/b/rootfs/proc', '/sys', '/proc'];
+    })).log).toEqual([
       FIFO, 'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS, ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS,
-      'mkdirAll / 0755 @root', 'chroot /b/rootfs move', ...TRUE_PROCESS,
+      'mkdirAll / 0755 @root',
+      'mount - /sys - REC|SLAVE -', 'umount /sys 2',
+      'mount - /proc - REC|SLAVE -', 'umount /proc 2',
+      'chroot /b/rootfs move', ...TRUE_PROCESS,
+    ]);
+  });
+
+  it('--no-pivot: a host proc that cannot be unmounted is covered by a tmpfs', async () => {
+    const { log } = await setup(minimal(), { noPivot: true }, ({ host, ops }) => {
+      host.procSysfs = ['/proc'];
+      ops.failures.umount = new SyscallError('unmount /proc', 1);
+    });
+    expect(log.slice(log.indexOf('umount /proc 2'), log.indexOf('chroot /b/rootfs move') + 1)).toEqual([
+      'umount /proc 2', 'mount tmpfs /proc tmpfs 0 -', 'chroot /b/rootfs move',
     ]);
   });
 
@@ -579,6 +619,71 @@ describe('setupContainer: devices', () => {
     });
     expect(log.filter((l) => /^(mknod|bindDevice|symlink)/.test(l))).toEqual([]);
   });
+
+  it('tmpcopyup: the tmpfs mount asks the init to copy the directory it covers', async () => {
+    const { log } = await setup(minimal((s) => {
+      s.mounts = [{ destination: '/var/cache', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid'] }];
+    }));
+    expect(log.filter((l) => l.includes('/var/cache'))).toEqual(['mkdirAll /var/cache 0755 @root', 'mount tmpfs /var/cache tmpfs NOSUID - @root copyup']);
+  });
+
+  it('recursive attributes: mount_setattr on the mount after it is made (and remounted), before propagation', async () => {
+    const { log } = await setup(minimal((s) => {
+      s.mounts = [{ destination: '/host', type: 'bind', source: '/srv', options: ['rbind', 'nosuid', 'rro', 'rnoexec', 'rslave'] }];
+    }), {}, ({ host }) => { host.sources = { '/srv': 'dir' }; });
+    expect(log.filter((l) => l.includes('/host'))).toEqual([
+      'mkdirAll /host 0755 @root',
+      'mount /srv /host - BIND|REC - @root',
+      'mount - /host - NOSUID|REMOUNT|BIND|REC - @root',
+      'mountSetattr /host set=0x9 clear=0x0 @root',
+      'mount - /host - REC|SLAVE - @root',
+    ]);
+  });
+
+  it('an id-mapped bind mount: cloned and id-mapped before clone, attached in place', async () => {
+    const map = [{ containerID: 0, hostID: 1000, size: 10 }];
+    const { log } = await setup(minimal((s) => {
+      s.mounts = [
+        { destination: '/own', type: 'bind', source: '/srv/a', options: ['rbind'], uidMappings: map, gidMappings: map },
+        { destination: '/flat', type: 'bind', source: '/srv/b', options: ['rbind', 'idmap'], uidMappings: map, gidMappings: map },
+      ];
+    }), {}, ({ host }) => { host.sources = { '/srv/a': 'dir', '/srv/b': 'dir' }; });
+    expect(log.slice(0, 4)).toEqual([
+      FIFO,
+      'openTree /srv/a recursive ridmap uid="0 1000 10\\n" gid="0 1000 10\\n"',
+      'openTree /srv/b recursive idmap uid="0 1000 10\\n" gid="0 1000 10\\n"',
+      'clone NEWNS',
+    ]);
+    expect(log).toContain('moveMount 20 /own @root');
+    expect(log).toContain('moveMount 21 /flat @root');
+  });
+
+  it('idmap without mappings of its own takes the user namespace\'s, and needs some', async () => {
+    const { error } = await setupFails(minimal((s) => {
+      s.mounts = [{ destination: '/d', type: 'bind', source: '/srv/a', options: ['bind', 'idmap'] }];
+    }), {}, ({ host }) => { host.sources = { '/srv/a': 'dir' }; });
+    expect(error).toEqual(new TsruncError('mounts /d: an id-mapped mount needs uidMappings and gidMappings (its own, or the user namespace\'s)'));
+  });
+
+  it('a read-only /dev tmpfs is mounted writable, populated (devices, /dev/pts), then made read-only after pivot_root', async () => {
+    const spec = minimal((s) => {
+      s.mounts = [
+        { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k', 'ro'] },
+        { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance'] },
+      ];
+    });
+    const { log } = await setup(spec);
+    expect(log).toEqual([
+      FIFO, 'clone NEWNS', `host.onPid ${PID}`, ...ROOTFS,
+      'mkdirAll /dev 0755 @root',
+      'mount tmpfs /dev tmpfs NOSUID|STRICTATIME mode=755,size=65536k @root',
+      'mkdirAll /dev/pts 0755 @root',
+      'mount devpts /dev/pts devpts NOSUID|NOEXEC newinstance @root',
+      ...DEV_NODES, ...DEV_LINKS, ...RUNTIME_HOOKS, ...PIVOT,
+      'mount - /dev - RDONLY|NOSUID|REMOUNT|BIND|STRICTATIME - @root',
+      ...TRUE_PROCESS,
+    ]);
+  });
 });
 
 describe('setupContainer: the process', () => {
@@ -684,11 +789,11 @@ describe('setupContainer: errors stop the setup', () => {
     expect(log.at(-1)).toBe('setRoot /b/rootfs');
   });
 
-  it('tmpcopyup', async () => {
+  it('tmpcopyup on anything but a tmpfs', async () => {
     const { error } = await setupFails(minimal((s) => {
-      s.mounts = [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] }];
+      s.mounts = [{ destination: '/tmp', type: 'bind', source: '/x', options: ['rbind', 'tmpcopyup'] }];
     }));
-    expect(error).toEqual(new TsruncError('mounts /tmp: option "tmpcopyup" is not supported by tsrunc'));
+    expect(error).toEqual(new TsruncError('mounts /tmp: option "tmpcopyup" is only for tmpfs mounts'));
   });
 
   it('a cgroup mount without the container\'s cgroup', async () => {

@@ -5,6 +5,8 @@
  * describes its engine as a CliEngine, registers these flows inside its
  * describe block, and keeps its engine-specific flows to itself.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { alive, catches, cgroupDir, commOf, cpuShares, frozen, memoryLimit, onTerminal, ppidOf, processesMentioning, runtimeIds, show, start, waitFor, type Result, type RunOptions } from './lib';
 
@@ -226,5 +228,36 @@ export function registerCliEngineFlows(engine: CliEngine): void {
     if (engine.runtimeFailure) expect(r.stderr).toMatch(engine.runtimeFailure('(create|start)'));
     expect(r.stderr).toContain('/no/such/binary');
     await engine.expectNoTrace();
+  });
+
+  // What users hit with runc parity (issue 11): host network, --tmpfs, --read-only, a localtime bind.
+
+  test(`--network host: the container is in the host's network namespace`, async () => {
+    // The engine's "--network none" would conflict: this run asks for the host's instead.
+    const args = engine.runArgs(['--rm', '--network', 'host'], ['readlink', '/proc/self/ns/net']);
+    const i = args.findIndex((a, j) => a === '--network' && args[j + 1] === 'none');
+    if (i >= 0) args.splice(i, 2);
+    const r = await engine.runCli(args);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout.trim()).toBe(readlinkSync('/proc/self/ns/net'));
+  });
+
+  test(`--tmpfs: a tmpfs over a directory of the image, writable`, async () => {
+    const r = await runContainer(['--rm', '--tmpfs', '/srv:rw,size=1m'], ['sh', '-c', 'grep " /srv " /proc/self/mountinfo | grep -c tmpfs; echo x > /srv/f && cat /srv/f']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toBe('1\nx\n');
+  });
+
+  test(`--read-only: the root refuses writes, ${cliName}'s tmpfs mounts and /dev do not`, async () => {
+    const r = await runContainer(['--rm', '--read-only', '--tmpfs', '/tmp'], ['sh', '-c', 'touch /x 2>/dev/null || echo root-ro; touch /tmp/y && echo tmp-rw; echo z > /dev/null && echo dev-ok']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toBe('root-ro\ntmp-rw\ndev-ok\n');
+  });
+
+  test(`-v /etc/localtime:/etc/localtime:ro over the image's symlink: the host's zone file`, async () => {
+    // The e2e image has /etc/localtime -> /usr/share/zoneinfo/UTC, as Debian's images do.
+    const r = await runContainer(['--rm', '-v', '/etc/localtime:/etc/localtime:ro'], ['md5sum', '/etc/localtime']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout.split(' ')[0]).toBe(createHash('md5').update(readFileSync('/etc/localtime')).digest('hex'));
   });
 }

@@ -9,9 +9,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { hostNetworkUndo } from './cni';
 import { ContainerState, CriClient } from './cri';
-import { Containerd } from './engines';
+import { CRI_BRIDGE, Containerd } from './engines';
 import { IMAGE, RUNTIME, RUNTIME_NAME, sleep, alive, catches, cgroupDir, childrenOf, commOf, cpuShares, memoryLimit, frozen, median, mountsUnder, onTerminal, ppidOf, processesMentioning, runtimeIds, scratch, show, start, waitFor } from './lib';
 
 const IMG = `docker.io/${IMAGE}`;
@@ -273,11 +274,11 @@ describe('containerd CRI (config.toml runtime "tsrunc", options.BinaryName)', ()
     await ctd.importImage('k8s.io');
   });
 
-  /** Runs fn with a hostNetwork pod whose sandbox runs through the runtime handler; the pod is removed afterwards. */
-  async function withPod(name: string, fn: (podId: string, podConfig: ReturnType<CriClient['podConfig']>, logDir: string) => Promise<void>) {
+  /** Runs fn with a pod (hostNetwork unless network is "pod") whose sandbox runs through the runtime handler; the pod is removed afterwards. */
+  async function withPod(name: string, fn: (podId: string, podConfig: ReturnType<CriClient['podConfig']>, logDir: string) => Promise<void>, network: 'node' | 'pod' = 'node') {
     const logDir = join(ctd.dir, 'pods', name);
     mkdirSync(logDir, { recursive: true });
-    const podConfig = cri.podConfig(name, `uid-${name}`, logDir);
+    const podConfig = cri.podConfig(name, `uid-${name}`, logDir, network);
     const podId = await cri.runPodSandbox(podConfig, RUNTIME_NAME);
     try {
       await fn(podId, podConfig, logDir);
@@ -325,5 +326,34 @@ describe('containerd CRI (config.toml runtime "tsrunc", options.BinaryName)', ()
       const r = await cri.execSync(id, ['sh', '-c', 'echo exec out; exit 2']);
       expect(r).toEqual({ stdout: 'exec out\n', stderr: '', exitCode: 2 });
     });
+  });
+
+  test('a pod network: the sandbox joins the CNI netns by its /var/run/netns path; lo is up, eth0 has the pod address', async () => {
+    const undo = hostNetworkUndo(CRI_BRIDGE);
+    try {
+      await withPod(`pod-${process.pid}-4`, async (podId, podConfig) => {
+        // What the kubelet's runtime got: the network namespace as a bind-mounted path, as CNI makes it.
+        const bundle = JSON.parse(readFileSync(join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', 'k8s.io', podId, 'config.json'), 'utf8'));
+        const netns = bundle.linux.namespaces.find((n: { type: string }) => n.type === 'network')?.path ?? '';
+        expect(netns).toMatch(/^\/var\/run\/netns\/cni-/);
+        const id = await cri.createContainer(podId, podConfig, 'web', `docker.io/${IMAGE}`,
+          ['sh', '-c', 'echo ok > /tmp/index.html; exec httpd -f -p 127.0.0.1:8080 -h /tmp'], 'web.log');
+        await cri.startContainer(id);
+        const addr = await cri.execSync(id, ['sh', '-c', 'ip -o -4 addr show eth0 | grep -o "inet [0-9.]*"; readlink /proc/self/ns/net']);
+        expect(addr.exitCode, addr.stderr).toBe(0);
+        const [inet, ns] = addr.stdout.trim().split('\n');
+        expect(inet).toMatch(/^inet 10\.89\.77\./);
+        expect(ns).toBe(`net:[${statSync(netns).ino}]`);
+        // A liveness probe on localhost, as a kubelet exec probe runs it.
+        let probe = await cri.execSync(id, ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/']);
+        for (let i = 0; i < 20 && probe.exitCode !== 0; i++) {
+          await sleep(250);
+          probe = await cri.execSync(id, ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/']);
+        }
+        expect(probe).toEqual({ stdout: 'ok\n', stderr: '', exitCode: 0 });
+      }, 'pod');
+    } finally {
+      await undo();
+    }
   });
 });

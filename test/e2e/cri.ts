@@ -140,12 +140,16 @@ export const ContainerState = { CREATED: 0, RUNNING: 1, EXITED: 2, UNKNOWN: 3 } 
 export class CriClient {
   constructor(readonly sock: string) {}
 
-  /** PodSandboxConfig for a hostNetwork pod (no hostname: the pod shares the host's UTS namespace too). */
-  podConfig(name: string, uid: string, logDir: string): Field[] {
+  /**
+   * PodSandboxConfig for a hostNetwork pod (no hostname: the pod shares the host's UTS namespace too),
+   * or with network "pod" a pod network: containerd makes a namespace under /var/run/netns, has CNI set it up,
+   * and gives the runtime its path.
+   */
+  podConfig(name: string, uid: string, logDir: string, network: 'node' | 'pod' = 'node'): Field[] {
     return [
       [1, [[1, name], [2, uid], [3, 'e2e'], [4, 0]]],
       [3, logDir],
-      [8, [[2, [[1, [[1, NODE]]]]]]],
+      [8, [[2, [[1, network === 'node' ? [[1, NODE]] : []]]]]],
     ];
   }
 

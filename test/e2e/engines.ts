@@ -7,6 +7,10 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Daemon, DOCKER, LoggedRuntime, IMAGE, PAUSE_IMAGE, RUNTIME, RUNTIME_NAME, imageTar, killLeftovers, mountsUnder, ok, processesMentioning, run, show, sleep, unmountUnder, waitFor, writeJson, type Result, type RunOptions } from './lib';
+import { writeCniConfig } from './cni';
+
+/** The bridge of the CRI pod network (test/e2e/cni.ts). */
+export const CRI_BRIDGE = 'tsrt-e2e0';
 
 // ---------------------------------------------------------------- containerd
 
@@ -72,6 +76,8 @@ plugin_dir = ""
 
   async start(): Promise<void> {
     for (const sub of ['fifo', 'cni/bin', 'cni/net.d']) mkdirSync(join(this.dir, sub), { recursive: true });
+    // A pod network for CRI pods that are not hostNetwork (hostNetwork pods do not use it).
+    writeCniConfig(join(this.dir, 'cni/bin'), join(this.dir, 'cni/net.d'), join(this.dir, 'cni/ipam'), CRI_BRIDGE, '10.89.77.0/24');
     writeFileSync(join(this.dir, 'config.toml'), this.config());
     this.daemon = new Daemon('containerd', '/usr/bin/containerd', ['--config', join(this.dir, 'config.toml')], join(this.dir, 'containerd.log'));
     await this.daemon.ready(async () => existsSync(this.sock) && (await run('ctr', ['-a', this.sock, 'version'], { timeoutMs: 5_000 })).code === 0);

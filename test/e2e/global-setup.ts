@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { IMAGE, PAUSE_IMAGE, processesMentioning, repo, RUNTIME } from './lib';
@@ -104,6 +104,10 @@ export default function setup(project: TestProject) {
   chmodSync(work, 0o711);
   const rootfs = join(work, 'rootfs');
   execFileSync(join(repo, 'bundles', 'make-rootfs.sh'), [rootfs], { stdio: 'ignore' });
+  // Like Debian's images: /etc/localtime is a symlink into the zone files (engines bind the host's over it).
+  mkdirSync(join(rootfs, 'usr', 'share', 'zoneinfo'), { recursive: true });
+  writeFileSync(join(rootfs, 'usr', 'share', 'zoneinfo', 'UTC'), 'the image\'s zone file\n');
+  symlinkSync('/usr/share/zoneinfo/UTC', join(rootfs, 'etc', 'localtime'));
   buildImage(rootfs, join(work, 'image'), join(work, 'image.tar'));
   execFileSync('tar', ['--owner=0', '--group=0', '--numeric-owner', '-C', rootfs, '-cf', join(work, 'rootfs.tar'), '.']);
   process.stdout.write(`e2e: runtime ${RUNTIME}, scratch ${work}\n`);

@@ -4,10 +4,12 @@
  * `podman --runtime RUNTIME`. podman calls the runtime without --root, so
  * the runtime keeps podman's containers in its default root.
  */
+import { readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { type CliEngine, cliEngineHelpers, registerCliEngineFlows } from './cli-engine-flows';
 import { Podman } from './engines';
+import { hostNetworkUndo } from './cni';
 import { RUNTIME, alive, commOf, mountsUnder, processesMentioning, runtimeIds, scratch, show, waitFor } from './lib';
 
 const pm = new Podman(scratch('podman'));
@@ -84,4 +86,38 @@ describe('podman (--runtime)', () => {
     await waitFor('both processes to end', () => !alive(pid) && !alive(other), 10_000);
     expect(pm.logged.calls()).toContain(`kill --all ${id} 15`);
   });
+
+  // podman's default network: a CNI bridge (podman 4.3 on Debian 12 uses CNI when netavark is absent).
+  test('the default network: eth0 on the bridge with an address, lo up', async () => {
+    const undo = hostNetworkUndo('cni-podman0');
+    let r: Awaited<ReturnType<typeof podman>>;
+    try {
+      r = await podman(['run', '--rm', '--pull=never', '--network', 'podman', pm.image, 'sh', '-c',
+        'ip -o -4 addr show eth0 | grep -o "inet [0-9.]*"; cat /sys/class/net/lo/operstate; readlink /proc/self/ns/net']);
+    } finally {
+      await undo();
+    }
+    expect(r.code, show(r)).toBe(0);
+    const [inet, lo, ns] = r.stdout.trim().split('\n');
+    expect(inet).toMatch(/^inet 10\.88\./);
+    expect(lo).toBe('unknown'); // up (a loopback's operstate is "unknown" when up, "down" otherwise)
+    expect(ns).not.toBe(readlinkSync('/proc/self/ns/net'));
+  });
+
+  test('a healthcheck on 127.0.0.1 (network none): podman healthcheck run execs it in the container', async () => {
+    const name = newName();
+    await runDetached(name, ['sh', '-c', 'echo ok > /tmp/index.html; exec httpd -f -p 127.0.0.1:8080 -h /tmp'],
+      ['--health-cmd', 'wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1', '--health-interval', '0']);
+    let h = await podman(['healthcheck', 'run', name]);
+    for (let i = 0; i < 20 && h.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 250)); // httpd may not listen yet
+      h = await podman(['healthcheck', 'run', name]);
+    }
+    expect(h.code, show(h)).toBe(0);
+    expect(await inspectHealth(name)).toBe('healthy');
+  });
 });
+
+async function inspectHealth(name: string): Promise<string> {
+  return (await podman(['inspect', '-f', '{{.State.Health.Status}}', name])).stdout.trim();
+}

@@ -15,7 +15,7 @@
  * made; a call listed in `failures` then rejects, as tsrunc-init's error
  * reply would.
  */
-import type { HookRequest, InitOps, MountRequest, UserRequest } from '../../src/init/ops';
+import type { HookRequest, IdmapRequest, InitOps, MountRequest, UserRequest } from '../../src/init/ops';
 import type { HostSide } from '../../src/container/setup';
 import { CLONE, MS, S_IFBLK, S_IFCHR, S_IFIFO } from '../../src/linux/constants';
 import { RLIMITS } from '../../src/linux/rlimits';
@@ -89,7 +89,7 @@ export class RecordingOps implements InitOps {
     this.rec('writeFile', `writeFile ${path} ${JSON.stringify(data)}${where(inRoot)}`);
   }
   async mount(m: MountRequest): Promise<void> {
-    this.rec('mount', `mount ${m.source ?? '-'} ${m.target} ${m.fstype ?? '-'} ${msNames(m.flags)} ${m.data || '-'}${where(m.inRoot)}${m.sourceInRoot ? ' @srcroot' : ''}`);
+    this.rec('mount', `mount ${m.source ?? '-'} ${m.target} ${m.fstype ?? '-'} ${msNames(m.flags)} ${m.data || '-'}${where(m.inRoot)}${m.sourceInRoot ? ' @srcroot' : ''}${m.copyUp ? ' copyup' : ''}`);
   }
   async umount(target: string, flags: number, inRoot: boolean): Promise<void> {
     this.rec('umount', `umount ${target} ${flags}${where(inRoot)}`);
@@ -108,6 +108,22 @@ export class RecordingOps implements InitOps {
   }
   async symlink(target: string, link: string): Promise<void> {
     this.rec('symlink', `symlink ${link} -> ${target}`);
+  }
+  /** The fd the next openTree() returns. */
+  nextTreeFd = 20;
+  async openTree(path: string, recursive: boolean, idmap?: IdmapRequest): Promise<number> {
+    const id = idmap ? ` ${idmap.recursive ? 'ridmap' : 'idmap'} uid=${JSON.stringify(idmap.uidMap)} gid=${JSON.stringify(idmap.gidMap)}` : '';
+    this.rec('openTree', `openTree ${path}${recursive ? ' recursive' : ''}${id}`);
+    return this.nextTreeFd++;
+  }
+  async mountSetattr(target: string, set: number, clear: number): Promise<void> {
+    this.rec('mountSetattr', `mountSetattr ${target} set=0x${set.toString(16)} clear=0x${clear.toString(16)} @root`);
+  }
+  async moveMount(fd: number, target: string): Promise<void> {
+    this.rec('moveMount', `moveMount ${fd} ${target} @root`);
+  }
+  async loopbackUp(): Promise<void> {
+    this.rec('loopbackUp', 'loopbackUp');
   }
   async setRoot(path: string): Promise<void> {
     this.rec('setRoot', `setRoot ${path}`);
@@ -239,6 +255,13 @@ export class RecordingHost implements HostSide {
   mountPointOf(path: string): string {
     this.queries.push(`mountPointOf ${path}`);
     return this.mountPoints[path] ?? '/';
+  }
+
+  /** What procSysfsMountsOf returns. */
+  procSysfs: string[] = [];
+  procSysfsMountsOf(pid: number): string[] {
+    this.queries.push(`procSysfsMountsOf ${pid}`);
+    return this.procSysfs;
   }
 }
 

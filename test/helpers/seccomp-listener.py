@@ -5,7 +5,10 @@ containerProcessState JSON, then answers every notification of the filter
 with errno EXDEV (so the container sees "Invalid cross-device link") until
 the filter is gone. Prints the state it received, as JSON, when done.
 
-  seccomp-listener.py SOCKET
+  seccomp-listener.py SOCKET [N]
+
+With N, it takes N connections (a container, then N-1 execs) and serves and
+reports the last one; the earlier notify fds are kept open, unserved.
 """
 import ctypes, errno, json, os, select, socket, struct, sys
 
@@ -16,10 +19,13 @@ libc = ctypes.CDLL(None, use_errno=True)
 path = sys.argv[1]
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(path)
-srv.listen(1)
+srv.listen(4)
 print("ready", flush=True)
-conn, _ = srv.accept()
-data, fds, _f, _a = socket.recv_fds(conn, 65536, 4)
+kept = []
+for _ in range(int(sys.argv[2]) if len(sys.argv) > 2 else 1):
+    conn, _ = srv.accept()
+    data, fds, _f, _a = socket.recv_fds(conn, 65536, 4)
+    kept.append((conn, fds))
 state = json.loads(data.decode())
 notify = fds[0]
 handled = []

@@ -6,7 +6,7 @@
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { InitChannel } from '../../src/init/channel';
-import { Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT } from '../../src/init/protocol';
+import { Op, OPT_COPY_UP, OPT_IN_ROOT, OPT_SRC_IN_ROOT } from '../../src/init/protocol';
 import { MS } from '../../src/linux/constants';
 import { SyscallError, TsruncError } from '../../src/sys/errors';
 
@@ -104,6 +104,8 @@ const cases: [string, (c: InitChannel) => Promise<unknown>, Op, FieldType[], Val
     Op.Mount, ['str', 'str', 'str', 'u64', 'str', 'u64'], ['', '/', '', BigInt(MS.SLAVE | MS.REC), '', 0n]],
   ['mount with source in root', (c) => c.mount({ source: '/a', target: '/b', flags: MS.BIND, inRoot: true, sourceInRoot: true }),
     Op.Mount, ['str', 'str', 'str', 'u64', 'str', 'u64'], ['/a', '/b', '', BigInt(MS.BIND), '', BigInt(OPT_IN_ROOT | OPT_SRC_IN_ROOT)]],
+  ['mount with tmpcopyup', (c) => c.mount({ source: 'tmpfs', target: '/run', fstype: 'tmpfs', flags: 0, inRoot: true, copyUp: true }),
+    Op.Mount, ['str', 'str', 'str', 'u64', 'str', 'u64'], ['tmpfs', '/run', 'tmpfs', 0n, '', BigInt(OPT_IN_ROOT | OPT_COPY_UP)]],
   ['umount', (c) => c.umount('/old', 2, true), Op.Umount, ['str', 'u64', 'u64'], ['/old', 2n, 1n]],
   ['mkdirAll', (c) => c.mkdirAll('/a/b', 0o755, true), Op.MkdirAll, ['str', 'u64', 'u64'], ['/a/b', 0o755n, 1n]],
   ['mkfile', (c) => c.mkfile('/etc/hosts', 0o644, false), Op.Mkfile, ['str', 'u64', 'u64'], ['/etc/hosts', 0o644n, 0n]],
@@ -115,6 +117,12 @@ const cases: [string, (c: InitChannel) => Promise<unknown>, Op, FieldType[], Val
   ['chroot --no-pivot', (c) => c.chroot('/r', true), Op.Chroot, ['str', 'u64'], ['/r', 1n]],
   ['chroot without a mount namespace', (c) => c.chroot('/r', false), Op.Chroot, ['str', 'u64'], ['/r', 0n]],
   ['becomeRoot', (c) => c.becomeRoot(), Op.BecomeRoot, [], []],
+  ['loopbackUp', (c) => c.loopbackUp(), Op.LoopbackUp, [], []],
+  ['openTree', (c) => c.openTree('/srv/vol', true), Op.OpenTree, ['str', 'u64', 'str', 'str', 'u64'], ['/srv/vol', 1n, '', '', 0n]],
+  ['openTree id-mapped', (c) => c.openTree('/srv/vol', false, { uidMap: '0 1000 1\n', gidMap: '0 1001 1\n', recursive: true }),
+    Op.OpenTree, ['str', 'u64', 'str', 'str', 'u64'], ['/srv/vol', 0n, '0 1000 1\n', '0 1001 1\n', 1n]],
+  ['mountSetattr', (c) => c.mountSetattr('/data', 0x1, 0x70), Op.MountSetattr, ['str', 'u64', 'u64', 'u64'], ['/data', 1n, 0x70n, 1n]],
+  ['moveMount', (c) => c.moveMount(7, '/data'), Op.MoveMount, ['u64', 'str', 'u64'], [7n, '/data', 1n]],
   ['connectSocket', (c) => c.connectSocket('/run/console.sock'), Op.ConnectSocket, ['str'], ['/run/console.sock']],
   ['sethostname', (c) => c.sethostname('box'), Op.Sethostname, ['str'], ['box']],
   ['setdomainname', (c) => c.setdomainname('example'), Op.Setdomainname, ['str'], ['example']],

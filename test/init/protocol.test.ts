@@ -49,7 +49,7 @@ describe('addon/protocol.h and src/init/protocol.ts agree', () => {
     expect(defines.size).toBeGreaterThanOrEqual(3);
     const ts = Object.fromEntries(Object.entries(protocol).filter(([k]) => k.startsWith('OPT_')));
     expect(ts).toEqual(Object.fromEntries(defines));
-    expect(ts).toEqual({ OPT_IN_ROOT: 1, OPT_SRC_IN_ROOT: 2, OPT_NO_FOLLOW: 4 });
+    expect(ts).toEqual({ OPT_IN_ROOT: 1, OPT_SRC_IN_ROOT: 2, OPT_NO_FOLLOW: 4, OPT_COPY_UP: 8 });
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MS } from '../../src/linux/constants';
-import { KNOWN_MOUNT_OPTIONS, PROPAGATION_OPTIONS, cleanPath, isAtOrBelow, mountPointsOf, parseMountOptions } from '../../src/linux/mounts';
+import { MOUNT_ATTR, MS } from '../../src/linux/constants';
+import { KNOWN_MOUNT_OPTIONS, PROPAGATION_OPTIONS, cleanPath, isAtOrBelow, mountPointsOf, parseMountOptions, fullProcSysfsMounts } from '../../src/linux/mounts';
 import type { Mount } from '../../src/spec/types';
 
 const parse = (options: string[], type = 'tmpfs') => parseMountOptions({ destination: '/m', type, source: 'x', options });
@@ -49,15 +49,32 @@ describe('parseMountOptions', () => {
     expect(parse(['rslave']).flags).toBe(0);
   });
 
-  it('flags tmpcopyup (which setup then refuses)', () => {
+  it('flags tmpcopyup (a tmpfs copies what it covers)', () => {
     expect(parse(['tmpcopyup']).tmpcopyup).toBe(true);
     expect(parse(['tmpcopyup']).data).toBe('');
   });
 
-  it('refuses recursive mount attributes and idmapped mounts, naming the mount and option', () => {
-    for (const opt of ['rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime', 'rrelatime', 'rnosymfollow', 'idmap', 'ridmap']) {
-      expect(() => parse([opt]), opt).toThrow(`mount /m: option ${JSON.stringify(opt)} is not supported by tsrunc`);
-    }
+  it('collects recursive attributes as mount_setattr set and clear masks, a later option undoing an earlier one', () => {
+    expect(parse(['rro', 'rnosuid', 'rnodev', 'rnoexec', 'rnodiratime', 'rnosymfollow']).recursiveAttrs)
+      .toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.NODIRATIME | MOUNT_ATTR.NOSYMFOLLOW, clear: 0 });
+    expect(parse(['rro', 'rrw']).recursiveAttrs).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
+    expect(parse(['rsuid', 'rdev', 'rexec', 'rdiratime', 'rsymfollow']).recursiveAttrs)
+      .toEqual({ set: 0, clear: MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.NODIRATIME | MOUNT_ATTR.NOSYMFOLLOW });
+    expect(parse(['rro']).flags).toBe(0);
+    expect(parse(['ro']).recursiveAttrs).toBeUndefined();
+  });
+
+  it('sets one access-time mode: its bits set, the whole field cleared', () => {
+    expect(parse(['rnoatime']).recursiveAttrs).toEqual({ set: MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR._ATIME });
+    expect(parse(['rstrictatime']).recursiveAttrs).toEqual({ set: MOUNT_ATTR.STRICTATIME, clear: MOUNT_ATTR._ATIME });
+    expect(parse(['rnoatime', 'rrelatime']).recursiveAttrs).toEqual({ set: MOUNT_ATTR.RELATIME, clear: MOUNT_ATTR._ATIME });
+    expect(parse(['rnoatime', 'ratime']).recursiveAttrs).toEqual({ set: 0, clear: MOUNT_ATTR._ATIME });
+  });
+
+  it('flags idmap and ridmap', () => {
+    expect(parse(['rbind', 'idmap'], 'none').idmap).toBe('idmap');
+    expect(parse(['bind', 'ridmap'], 'none').idmap).toBe('ridmap');
+    expect(parse(['ridmap']).data).toBe('');
   });
 
   it('does not take names of Object.prototype members for options', () => {
@@ -72,8 +89,7 @@ describe('parseMountOptions', () => {
       expect(KNOWN_MOUNT_OPTIONS).toContain(o);
     }
     expect(KNOWN_MOUNT_OPTIONS).not.toContain('mode');
-    // Refused by validation, so not advertised by `features`.
-    expect(KNOWN_MOUNT_OPTIONS).not.toContain('tmpcopyup');
+    for (const o of ['tmpcopyup', 'idmap', 'ridmap', 'rro', 'rnosymfollow']) expect(KNOWN_MOUNT_OPTIONS).toContain(o);
   });
 
   it('does not mutate the mount', () => {
@@ -118,5 +134,19 @@ describe('mountinfo', () => {
     expect(isAtOrBelow('/run/a/b', '/')).toBe(true);
     expect(isAtOrBelow('/run/ab', '/run/a')).toBe(false);
     expect(isAtOrBelow('/run', '/run/a')).toBe(false);
+  });
+});
+
+describe('fullProcSysfsMounts', () => {
+  it('lists whole proc and sysfs mounts, deepest first, and no partial ones or other types', () => {
+    const info = [
+      '22 1 0:5 / /proc rw,nosuid - proc proc rw',
+      '23 1 0:6 / /sys rw - sysfs sysfs rw',
+      '24 23 0:7 / /sys/fs/cgroup rw - tmpfs tmpfs rw',
+      '25 1 0:5 /sys /mnt/procsys rw - proc proc rw',
+      '26 1 0:8 / /b/root\\040fs/proc rw - proc proc rw',
+      '27 1 0:6 / /b/sys shared:1 master:2 - sysfs sysfs rw',
+    ].join('\n');
+    expect(fullProcSysfsMounts(info)).toEqual(['/b/root fs/proc', '/b/sys', '/proc', '/sys']);
   });
 });

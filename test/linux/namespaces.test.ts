@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,19 @@ describe('checkNamespacePath', () => {
     writeFileSync(file, '');
     expect(() => checkNamespacePath('network', file, 'w')).toThrow(`w: ${JSON.stringify(file)} is not a namespace file`);
     expect(() => checkNamespacePath('network', dir, 'w')).toThrow(`w: ${JSON.stringify(dir)} is not a namespace file`);
+  });
+
+  // What CNI, podman and the CRI pass: a namespace bind-mounted on a file (as `ip netns add` does).
+  it.skipIf(process.getuid?.() !== 0)('accepts a bind mount of a namespace and checks its type (root)', () => {
+    const file = join(dir, 'netns');
+    writeFileSync(file, '');
+    execFileSync('mount', ['--bind', '/proc/self/ns/net', file]);
+    try {
+      expect(() => checkNamespacePath('network', file, 'w')).not.toThrow();
+      expect(() => checkNamespacePath('ipc', file, 'w')).toThrow(`w: ${JSON.stringify(file)} is a net namespace, not ipc`);
+    } finally {
+      execFileSync('umount', [file]);
+    }
   });
 
   it('names the errno when the path cannot be opened', () => {

@@ -19,9 +19,12 @@ describe('parseSignal', () => {
     expect(parseSignal('40')).toBe(40);
   });
 
+  it('accepts 0 (kill ID 0: is it there?)', () => {
+    expect(parseSignal('0')).toBe(0);
+  });
+
   it('refuses numbers out of range', () => {
-    expect(() => parseSignal('0')).toThrow(new TsruncError('invalid signal "0": out of range 1-64'));
-    expect(() => parseSignal('65')).toThrow('invalid signal "65": out of range 1-64');
+    expect(() => parseSignal('65')).toThrow(new TsruncError('invalid signal "65": out of range 0-64'));
   });
 
   it('resolves real-time signals as glibc numbers them (SIGRTMIN = 34)', () => {

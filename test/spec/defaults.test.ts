@@ -67,6 +67,13 @@ describe('defaultSpec', () => {
   });
 });
 
+describe('defaultSpec on a cgroup v1 or hybrid host', () => {
+  it('has no cgroup namespace (runc adds one only on cgroup v2)', () => {
+    expect(defaultSpec({ cgroupNamespace: false }).linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
+    expect(rootlessSpec(1000, 1000, { cgroupNamespace: false }).linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'user']);
+  });
+});
+
 describe('rootlessSpec', () => {
   const s = rootlessSpec(1000, 1001);
 

@@ -26,6 +26,6 @@ describe('tsrunc features', () => {
     // Refused by validation, so reported as not enabled.
     expect(doc.linux.intelRdt.enabled).toBe(false);
     expect(doc.linux.netDevices.enabled).toBe(false);
-    expect(doc.linux.mountExtensions.idmap.enabled).toBe(false);
+    expect(doc.linux.mountExtensions.idmap.enabled).toBe(true);
   });
 });

@@ -173,9 +173,11 @@ describe('validateConfig', () => {
     expect(err.problems).toEqual([{ path: '/process/user/uid', message: 'must be >= 0' }]);
   });
 
-  it('lists the allowed values of an enum', () => {
+  it('names the offending value of an enum and lists the allowed ones', () => {
     const err = validationError(() => validateConfig(spec((s) => { (s.linux!.namespaces![0] as { type: string }).type = 'bogus'; })));
-    expect(err.message).toBe('config.json: /linux/namespaces/0/type: must be equal to one of the allowed values: "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"');
+    expect(err.message).toBe('config.json: /linux/namespaces/0/type: is "bogus", must be equal to one of the allowed values: "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"');
+    const sc = validationError(() => validateConfig(spec((s) => { s.linux!.seccomp = { defaultAction: 'SCMP_ACT_MAYBE' as never }; })));
+    expect(sc.message).toMatch(/^config\.json: \/linux\/seccomp\/defaultAction: is "SCMP_ACT_MAYBE", must be equal to one of the allowed values: "SCMP_ACT_KILL"/);
   });
 
   it('reports at most 5 schema errors', () => {
@@ -209,7 +211,22 @@ describe('validateConfig', () => {
   });
 });
 
+describe('id-mapped mounts', () => {
+  it('are bind mounts with both mappings, or idmap/ridmap', () => {
+    const map = [{ containerID: 0, hostID: 1000, size: 1 }];
+    expect(() => validateConfig(spec((s) => { s.mounts!.push({ destination: '/d', type: 'bind', source: '/s', options: ['rbind'], uidMappings: map, gidMappings: map }); }))).not.toThrow();
+    expect(validationError(() => validateConfig(spec((s) => { s.mounts!.push({ destination: '/d', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }); }))).message)
+      .toMatch(/\/mounts\/\d+: only bind mounts can be id-mapped/);
+    expect(validationError(() => validateConfig(spec((s) => { s.mounts!.push({ destination: '/d', type: 'bind', source: '/s', uidMappings: map }); }))).message)
+      .toMatch(/\/mounts\/\d+: must have property gidMappings when property uidMappings is present/);
+  });
+});
+
 describe('validateProcess', () => {
+  it('runs a process without user as uid/gid 0 (as runc)', () => {
+    expect(validateProcess({ cwd: '/', args: ['id'] })).toEqual({ cwd: '/', args: ['id'], user: { uid: 0, gid: 0 } });
+  });
+
   it('returns a good process', () => {
     const p = proc();
     expect(validateProcess(p)).toBe(p);

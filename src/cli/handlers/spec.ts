@@ -8,7 +8,11 @@ export async function run(ctx: CommandContext): Promise<number> {
   const bundle = resolve(ctx.cwd, (ctx.flags.bundle as string | undefined) ?? '.');
   const file = join(bundle, 'config.json');
   if (existsSync(file)) throw new TsruncError(`${file} exists; remove it first`);
-  const spec = ctx.flags.rootless ? rootlessSpec(process.getuid?.() ?? 0, process.getgid?.() ?? 0) : defaultSpec();
+  // As runc: a cgroup namespace only on a cgroup v2 (unified) host.
+  const { detectMode } = await import('../../cgroups/detect');
+  const { statfsType } = await import('../../sys/libc');
+  const o = { cgroupNamespace: detectMode(statfsType) === 'unified' };
+  const spec = ctx.flags.rootless ? rootlessSpec(process.getuid?.() ?? 0, process.getgid?.() ?? 0, o) : defaultSpec(o);
   writeFileSync(file, JSON.stringify(spec, null, '\t') + '\n');
   return 0;
 }

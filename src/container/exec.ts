@@ -48,7 +48,7 @@ export async function execSequence(ops: InitOps, host: HostSide, o: ExecSetupOpt
   // A fork: joining a pid namespace applies to children only.
   const pid = await ops.clone(0);
   host.onPid(pid);
-  if (!o.cgroupDir) host.joinCgroup(pid);
+  if (!o.cgroupDir) await host.joinCgroup(pid);
   if (late.length) await ops.joinNamespaces(late.map(({ flag, path }) => ({ flag, path })));
   applyFromOutside(host, pid, p);
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));

@@ -61,7 +61,7 @@ function unescapeValue(v: string): string {
 
 export class DBusConnection {
   private serial = 0;
-  private buffered = Buffer.alloc(0);
+  private buffered: Buffer = Buffer.alloc(0);
   private readonly pending = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private readonly listeners = new Set<SignalListener>();
   private closedError?: Error;
@@ -216,7 +216,7 @@ function authenticate(socket: Socket, timeoutMs: number): Promise<Buffer> {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   const hexUid = Buffer.from(String(uid), 'ascii').toString('hex');
   return new Promise((resolve, reject) => {
-    let got = Buffer.alloc(0);
+    let got: Buffer = Buffer.alloc(0);
     const done = (err?: Error, rest?: Buffer) => {
       clearTimeout(timer);
       socket.removeListener('data', onData);

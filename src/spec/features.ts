@@ -16,8 +16,9 @@ const SECCOMP_ARCHS = [
 
 /**
  * The `tsrunc features` document: what this build recognises and implements.
- * Fields tsrunc refuses (intelRdt, netDevices, memoryPolicy, id-mapped mounts,
- * the systemd cgroup driver) are reported as not enabled.
+ * Fields tsrunc refuses (intelRdt, netDevices, memoryPolicy, id-mapped mounts)
+ * are reported as not enabled; the systemd cgroup driver is system-wide only
+ * (systemdUser: no rootless user-manager support).
  */
 export function featuresDocument(): Record<string, unknown> {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -29,7 +30,7 @@ export function featuresDocument(): Record<string, unknown> {
     linux: {
       namespaces: Object.keys(NAMESPACE_FLAGS).sort(),
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: {
         enabled: true,
         actions: Object.keys(ACTIONS).sort(),

@@ -3,6 +3,8 @@ import { dirname, join, posix } from 'node:path';
 import { detectMode, parseProcCgroup, readHierarchies, type Hierarchy } from './detect';
 import type { CgroupMode, CgroupRecord } from './types';
 import { realFs, type CgroupFs } from './fs';
+// Pure path and property logic (the D-Bus half, systemd-unit.ts, loads on use).
+import { planSystemdCgroup } from './systemd';
 import { TsruncError, errnoOf } from '../sys/errors';
 import { statfsType } from '../sys/libc';
 
@@ -12,10 +14,19 @@ import { statfsType } from '../sys/libc';
  * Writing cgroup files is plain file I/O from here.
  */
 
-/** Resolves where a container's cgroup lives, before anything is created. */
-export function planCgroup(cgroupsPath: string | undefined, id: string, mode?: CgroupMode, hierarchies?: Hierarchy[], ownCgroup?: Map<string, string>): CgroupRecord {
+/**
+ * Resolves where a container's cgroup lives, before anything is created.
+ * systemd: the --systemd-cgroup driver (cgroupsPath "slice:prefix:name", a
+ * scope unit; initCgroup is PID 1's /proc/1/cgroup, for v1 hierarchies).
+ */
+export function planCgroup(cgroupsPath: string | undefined, id: string, mode?: CgroupMode, hierarchies?: Hierarchy[], ownCgroup?: Map<string, string>,
+  systemd?: { initCgroup?: Map<string, string> }): CgroupRecord {
   const m = mode ?? detectMode(statfsType);
   const hs = (hierarchies ?? readHierarchies()).filter((h) => (m === 'unified' ? h.version === 2 : h.version === 1 || (m === 'hybrid' && h.mountPoint.endsWith('/unified'))));
+  if (systemd) {
+    const init = systemd.initCgroup ?? (m === 'unified' ? new Map<string, string>() : parseProcCgroup(readFileSync('/proc/1/cgroup', 'utf8')));
+    return planSystemdCgroup(cgroupsPath, id, m, hs, init);
+  }
   const own = ownCgroup ?? parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
   const configured = cgroupsPath ?? id;
   if (/^[^/]*:[^/]*:[^/]*$/.test(configured) && !configured.startsWith('/')) {
@@ -80,9 +91,13 @@ function fillCpuset(dir: string): void {
   }
 }
 
-/** The one directory to put the process in with clone3(CLONE_INTO_CGROUP): only on unified hosts. */
+/**
+ * The one directory to put the container's first process in with
+ * clone3(CLONE_INTO_CGROUP): only on unified hosts, and not with the systemd
+ * driver, whose scope exists only once systemd made it around the process.
+ */
 export function cloneIntoDir(record: CgroupRecord): string | undefined {
-  return record.mode === 'unified' ? record.dirs[''] : undefined;
+  return record.mode === 'unified' && !record.systemd ? record.dirs[''] : undefined;
 }
 
 export function joinCgroup(record: CgroupRecord, pid: number): void {
@@ -128,7 +143,9 @@ export function cgroupPids(record: CgroupRecord): number[] {
  * busy for a moment after its last process died, so EBUSY is retried
  * briefly for the container's own directories.
  */
-export async function destroyCgroup(record: CgroupRecord): Promise<void> {
+export async function destroyCgroup(record: CgroupRecord, warn?: (msg: string) => void): Promise<void> {
+  // systemd driver: the unit goes first (systemd kills what is left and removes the scope's cgroup).
+  if (record.systemd?.started) await (await import('./systemd-unit')).stopScope(record, warn);
   const failures: string[] = [];
   const removeTree = async (dir: string) => {
     let entries;

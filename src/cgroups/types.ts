@@ -10,4 +10,15 @@ export interface CgroupRecord {
   dirs: Record<string, string>;
   /** Directories tsrunc created (and so removes on delete); a pre-existing cgroup is joined, never removed. */
   created: string[];
+  /**
+   * Set when the systemd driver (--systemd-cgroup) made the cgroup: a
+   * transient scope unit. Later commands (delete, update, exec...) act on
+   * it through systemd whether or not they are given the flag again.
+   */
+  systemd?: {
+    slice: string;
+    unit: string;
+    /** Recorded just before StartTransientUnit is sent: from then on, delete stops the unit. */
+    started?: boolean;
+  };
 }

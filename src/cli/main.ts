@@ -6,14 +6,12 @@
  * nothing heavy is loaded at module load (the schema validators, libseccomp
  * and the FFI are loaded by the commands that use them).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { formatFlags, parseArgs, type FlagSpec } from './args';
 import { commands, findCommand, type CommandSpec } from './commands';
 import type { CommandContext, GlobalOptions } from './context';
 import { TsruncError } from '../sys/errors';
 import { Logger } from '../sys/log';
-import { selfCommand } from '../sys/runtime';
+import { selfCommand, tsruncVersion } from '../sys/runtime';
 import { writeAll } from '../sys/stdio';
 
 export const SPEC_VERSION = '1.3.0';
@@ -32,12 +30,8 @@ const globalFlags: FlagSpec[] = [
 
 const helpFlag: FlagSpec = { name: 'help', alias: ['h'], type: 'bool', help: 'show help' };
 
-/** Set by the Bun build (--define); under Node, package.json is beside dist/. */
-declare const TSRUNC_VERSION: string | undefined;
-
 function version(): string {
-  const v = typeof TSRUNC_VERSION === 'string' ? TSRUNC_VERSION
-    : (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const v = tsruncVersion();
   const engine = process.versions.bun ? `bun: ${process.versions.bun}` : `node: ${process.version}`;
   return `tsrunc version ${v}\nspec: ${SPEC_VERSION}\n${engine}\n`;
 }

@@ -55,7 +55,7 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
         await signalAll(record, 9);
         await new Promise((r) => setTimeout(r, 10));
       }
-      await destroyCgroup(record.cgroup);
+      await destroyCgroup(record.cgroup, (m) => log.warn(m));
     }
     store.remove(id);
     await runPoststopHooks(spec?.hooks?.poststop, JSON.stringify(ociState(record, 'stopped')), record.bundle, log);

@@ -53,7 +53,7 @@ export async function execSequence(ops: InitOps, host: HostSide, o: ExecSetupOpt
   // A fork: joining a pid namespace applies to children only.
   const pid = await ops.clone(0);
   host.onPid(pid);
-  if (!o.cgroupDir) host.joinCgroup(pid);
+  if (!o.cgroupDir) await host.joinCgroup(pid);
   if (late.length) await ops.joinNamespaces(late.map(({ flag, path }) => ({ flag, path })));
   if (o.sessionKeyring) await ops.joinSessionKeyring(o.sessionKeyring, 0);
   applyFromOutside(host, pid, p);

@@ -16,6 +16,8 @@ export class RealHostSide implements HostSide {
     private readonly state: (pid: number, status: 'creating' | 'created') => string,
     private readonly recordPid: (pid: number) => void,
     private readonly bundle: string,
+    /** How the container's first process enters its cgroup when that is more than a write to cgroup.procs (the systemd driver's scope). */
+    private readonly placeInCgroup?: (pid: number) => Promise<void>,
   ) {}
 
   statSource(path: string): 'dir' | 'file' | 'missing' {
@@ -38,7 +40,8 @@ export class RealHostSide implements HostSide {
     }
   }
 
-  joinCgroup(pid: number): void {
+  joinCgroup(pid: number): void | Promise<void> {
+    if (this.placeInCgroup) return this.placeInCgroup(pid);
     if (this.cgroup) joinCgroup(this.cgroup, pid);
   }
 

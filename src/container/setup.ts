@@ -8,6 +8,7 @@ import { rlimitNumber } from '../linux/rlimits';
 import { sysctlPath } from '../linux/sysctl';
 import { cpuMask, ioprioValue, PERSONALITY_DOMAINS, schedAttr } from '../linux/sched';
 import { apparmorExecFile, withMountLabel, type LsmSupport } from '../linux/lsm';
+import { cloneIntoDir } from '../cgroups/manager';
 import type { CgroupRecord } from '../cgroups/types';
 import type { CompiledFilter } from '../seccomp/filter';
 import type { Device, Hook, IdMapping, Mount, Process, Spec } from '../spec/types';
@@ -24,7 +25,8 @@ export interface HostSide {
   /** Kind of the host path a bind mount takes as source. */
   statSource(path: string): 'dir' | 'file' | 'missing';
   writeIdMaps(pid: number, uidMap: string, gidMap: string): void;
-  joinCgroup(pid: number): void;
+  /** Puts the process in the container's cgroup (asynchronous with the systemd driver: a D-Bus job). */
+  joinCgroup(pid: number): void | Promise<void>;
   setOomScoreAdj(pid: number, score: number): void;
   /** The container process exists: record it (so a failed create can clean it up). */
   onPid(pid: number): void;
@@ -106,7 +108,8 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   // 0. Host paths are opened while they resolve, as the host's root: the sockets, the cgroup, and the
   // state directory (exec.fifo) which a container root in a user namespace could not reach.
   await ops.setStartFifo(o.stateDir);
-  if (o.cgroup?.mode === 'unified') await ops.setCloneCgroup(o.cgroup.dirs['']);
+  const cloneCgroup = o.cgroup && cloneIntoDir(o.cgroup);
+  if (cloneCgroup) await ops.setCloneCgroup(cloneCgroup);
   const consoleFd = o.console && 'path' in o.console ? await ops.connectSocket(o.console.path) : o.console?.fd;
   const listenerPath = o.seccomp?.notify ? linux.seccomp?.listenerPath : undefined;
   const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
@@ -138,7 +141,8 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   // In a user namespace the process is still the unmapped host root: it becomes the namespace's root,
   // or it could not even create a file in the container's own tmpfs (EOVERFLOW).
   if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) await ops.becomeRoot();
-  if (o.cgroup && o.cgroup.mode !== 'unified') host.joinCgroup(pid);
+  // Not cloned into it: joined now (v1; or a systemd scope, made by systemd around this pid).
+  if (o.cgroup && !cloneCgroup) await host.joinCgroup(pid);
   if (spec.process) applyFromOutside(host, pid, spec.process);
   // A session keyring of the container's own, not the caller's (as runc), searchable by the process once it
   // changes user: by its uid outside a user namespace, by "other" inside one (its uid there is not the key's).

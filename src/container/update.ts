@@ -28,8 +28,9 @@ export async function updateContainer(store: StateStore, id: string, request: Re
       spec = undefined;
     }
     const merged = mergeResources(currentResources(dir, spec?.linux?.resources), request);
-    const manager = await managerFor(record.cgroup);
-    manager.apply(merged, { warn: (m) => log.warn(m), devices: spec?.linux?.devices, applyDevices: request.devices !== undefined });
+    const applyOptions = { warn: (m: string) => log.warn(m), devices: spec?.linux?.devices, applyDevices: request.devices !== undefined };
+    if (record.cgroup.systemd) await (await import('../cgroups/systemd-unit')).updateScope(record.cgroup, merged, applyOptions);
+    else (await managerFor(record.cgroup)).apply(merged, applyOptions);
     writeAtomic(join(dir, RESOURCES_FILE), JSON.stringify(merged));
   } finally {
     release();

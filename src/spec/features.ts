@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { tsruncVersion } from '../sys/runtime';
 import { CAPABILITIES } from '../linux/capabilities';
 import { KNOWN_MOUNT_OPTIONS } from '../linux/mounts';
 import { NAMESPACE_FLAGS } from '../linux/namespaces';
@@ -16,11 +15,11 @@ const SECCOMP_ARCHS = [
 
 /**
  * The `tsrunc features` document: what this build recognises and implements.
- * Fields tsrunc refuses (intelRdt, netDevices, memoryPolicy, the systemd
- * cgroup driver) are reported as not enabled.
+ * Fields tsrunc refuses (intelRdt, netDevices, memoryPolicy) are reported as
+ * not enabled; the systemd cgroup driver is system-wide only (systemdUser: no
+ * rootless user-manager support).
  */
 export function featuresDocument(): Record<string, unknown> {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
@@ -29,7 +28,7 @@ export function featuresDocument(): Record<string, unknown> {
     linux: {
       namespaces: Object.keys(NAMESPACE_FLAGS).sort(),
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: {
         enabled: true,
         actions: Object.keys(ACTIONS).sort(),
@@ -44,7 +43,7 @@ export function featuresDocument(): Record<string, unknown> {
       mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: false },
     },
-    annotations: { 'io.github.tsrunc.version': pkg.version },
+    annotations: { 'io.github.tsrunc.version': tsruncVersion() },
     potentiallyUnsafeConfigAnnotations: [],
   };
 }

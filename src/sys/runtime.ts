@@ -3,6 +3,7 @@
  * `bun build --compile` makes (addon/build/tsrunc); the test runner loads the
  * same modules from dist/ under Node.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
@@ -13,6 +14,15 @@ export const isCompiledBinary = !!process.versions.bun && !!process.argv[1]?.sta
 
 /** The directory of tsrunc's executables (tsrunc, tsrunc-init, tsrunc-shim). */
 export const BIN_DIR = isCompiledBinary ? dirname(process.execPath) : join(__dirname, '..', '..', 'addon', 'build');
+
+/** Set by the Bun build (--define); under Node, package.json is read from the checkout. */
+declare const TSRUNC_VERSION: string | undefined;
+
+/** tsrunc's version: built into the executable, never read from the machine it was built on. */
+export function tsruncVersion(): string {
+  if (typeof TSRUNC_VERSION === 'string') return TSRUNC_VERSION;
+  return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 /** The command line that runs this tsrunc again (the shim's cleanup after a foreground run). */
 export function selfCommand(): string[] {

@@ -22,7 +22,7 @@ describe('tsrunc features', () => {
     expect(doc.linux.capabilities).toEqual([...CAPABILITIES]);
     expect(doc.linux.seccomp.actions).toContain('SCMP_ACT_NOTIFY');
     expect(doc.linux.seccomp.operators).toHaveLength(7);
-    expect(doc.linux.cgroup).toMatchObject({ v1: true, v2: true, systemd: false, systemdUser: false });
+    expect(doc.linux.cgroup).toMatchObject({ v1: true, v2: true, systemd: true, systemdUser: false });
     // Refused by validation, so reported as not enabled.
     expect(doc.linux.intelRdt.enabled).toBe(false);
     expect(doc.linux.netDevices.enabled).toBe(false);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, isRoot, waitFor } from '../helpers/harness';
 import type { Spec } from '../../src/spec/types';
@@ -257,6 +257,7 @@ describe.skipIf(!isRoot())('the whole Linux config, read back from inside (root)
     await h.tsrunc(['start', id]);
     await waitFor(async () => (await h.state(id)).status === 'running');
     expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m);
-    expect(join('/proc', String(pid))).toBeDefined();
+    // Another pid namespace than ours (NSpid above says pid 1 in it).
+    expect(readlinkSync(`/proc/${pid}/ns/pid`)).not.toBe(readlinkSync('/proc/self/ns/pid'));
   });
 });

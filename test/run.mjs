@@ -61,12 +61,13 @@ for (const r of runs) {
   const s = r.summary;
   const counts = s ? `${s.passed} passed, ${s.failed} failed, ${s.skipped} did not run (${s.modules} files)` : 'did not complete';
   const good = r.code === 0 && s && !s.failed && !s.skipped;
-  out.push(`  ${good ? 'ok     ' : 'FAILED '} ${r.name}: ${counts}`);
+  const failed = r.code !== 0 || !s || s.failed > 0;
+  out.push(`  ${good ? 'ok        ' : failed ? 'FAILED    ' : 'INCOMPLETE'} ${r.name}: ${counts}`);
   if (!good) ok = false;
-  for (const t of (s?.skippedTests ?? []).slice(0, 30)) out.push(`          not run: ${t}`);
-  if ((s?.skippedTests.length ?? 0) > 30) out.push(`          ... and ${s.skippedTests.length - 30} more`);
+  for (const t of (s?.skippedTests ?? []).slice(0, 30)) out.push(`             not run: ${t}`);
+  if ((s?.skippedTests.length ?? 0) > 30) out.push(`             ... and ${s.skippedTests.length - 30} more`);
 }
-for (const n of notRun) out.push(`  NOT RUN  ${n}`);
+for (const n of notRun) out.push(`  NOT RUN    ${n}`);
 out.push(ok ? '  everything selected ran and passed' : '  INCOMPLETE OR FAILED: see above');
 out.push(bar);
 process.stderr.write(`\n${out.join('\n')}\n`);

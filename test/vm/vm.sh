@@ -53,18 +53,25 @@ host_mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
+kernel_version() {
+  apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {sub("linux-image-", "", $2); print $2; exit}'
+}
+
+download_kernel() { (cd "$1" && apt-get download -q -o APT::Sandbox::User=root "linux-image-$2" >/dev/null 2>&1); }
+
 build_kernel() {
   # The version Debian's linux-image-amd64 points to (not -cloud: it has no 9p).
   local kver deb tmp
-  kver=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {sub("linux-image-", "", $2); print $2; exit}')
-  if [ -z "$kver" ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
-    kver=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {sub("linux-image-", "", $2); print $2; exit}')
-  fi
-  [ -n "$kver" ] || die "apt knows no linux-image-amd64 (apt-get update?)"
-  echo "vm.sh: kernel $kver" >&2
   tmp=$(mktemp -d "$CACHE/.kernel.XXXXXX")
-  (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "linux-image-$kver" >/dev/null) || die "apt-get download linux-image-$kver failed"
+  kver=$(kernel_version)
+  if [ -z "$kver" ] || ! download_kernel "$tmp" "$kver"; then
+    # No package lists yet, or stale ones naming a version the mirror no longer has.
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+    kver=$(kernel_version)
+    [ -n "$kver" ] || die "apt knows no linux-image-amd64 (is a Debian mirror configured?)"
+    download_kernel "$tmp" "$kver" || die "apt-get download linux-image-$kver failed"
+  fi
+  echo "vm.sh: kernel $kver" >&2
   deb=$(ls "$tmp"/linux-image-*.deb)
   dpkg-deb -x "$deb" "$tmp/root"
   rm -f "$deb"
@@ -150,9 +157,11 @@ setup() {
   local extra=()
   [ $systemd = 1 ] && extra+=(mmdebstrap:mmdebstrap)
   install_tools "${extra[@]}"
-  mkdir -p "$CACHE"
+  mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ] || die "cannot write $CACHE: run as root, or set TSRUNC_VM_CACHE"
   exec 9>"$CACHE/.lock"
   flock 9
+  # Left by an interrupted build (we hold the lock: nobody is building now).
+  rm -rf --one-file-system "$CACHE"/.kernel.* "$CACHE"/.initramfs.* "$CACHE"/.rootfs.* 2>/dev/null || true
   local t0=$SECONDS kver
   if [ ! -s "$CACHE/kernel/version" ] || [ ! -s "$CACHE/kernel/vmlinux" ]; then build_kernel; fi
   kver=$(cat "$CACHE/kernel/version")

@@ -17,8 +17,13 @@ describe.skipIf(!isRoot())('test/vm harness (root)', () => {
   it('plain guest: exit code, output, env, cwd, pure cgroup v2, -w shares', async () => {
     await ensureVm();
     const share = mkdtempSync('/tmp/tsrunc-vm-share-');
+    // Not shared: the guest sees the host's files, /tmp included (a checkout may live there), read-only.
+    const hostDir = mkdtempSync('/tmp/tsrunc-vm-host-');
+    writeFileSync(join(hostDir, 'f'), 'host file\n');
     try {
       const cmd = [
+        `cat ${hostDir}/f`,
+        `echo changed > ${hostDir}/f`,
         'echo "cwd=$PWD x=$X"',
         'echo "fs=$(stat -fc %T /sys/fs/cgroup) v1=$(grep -c " cgroup " /proc/mounts)"',
         'echo "subtree=$(cat /sys/fs/cgroup/cgroup.subtree_control)"',
@@ -33,8 +38,11 @@ describe.skipIf(!isRoot())('test/vm harness (root)', () => {
       expect(r.output).toContain('fs=cgroup2fs v1=0');
       for (const c of ['cpu', 'memory', 'pids', 'io']) expect(r.output).toMatch(new RegExp(`subtree=.*\\b${c}\\b`));
       expect(readFileSync(join(share, 'from-guest'), 'utf8')).toBe('written\n');
+      expect(r.output).toContain('host file\n');
+      expect(readFileSync(join(hostDir, 'f'), 'utf8')).toBe('host file\n');
     } finally {
       rmSync(share, { recursive: true, force: true });
+      rmSync(hostDir, { recursive: true, force: true });
     }
     // The guest wrote /etc on its overlay, never on the host.
     expect(() => readFileSync('/etc/tsrunc-vm-scratch')).toThrow();
@@ -61,9 +69,11 @@ describe.skipIf(!isRoot())('test/vm harness (root)', () => {
         `cat ${share}/in`,
         'echo "node=$(node -e "process.stdout.write(process.version)")"',
         'echo "runc=$(runc --version | head -1)"',
+        // The checkout shared with -w: the built tsrunc runs (with the host's node where it expects it).
+        'echo "tsrunc=$(TSRUNC_SERVER=0 addon/build/tsrunc --version | head -1)"',
         'exit 5',
       ].join('; ');
-      const r = await runInVm(cmd, { systemd: true, shares: [share], timeoutSec: 300 });
+      const r = await runInVm(cmd, { systemd: true, shares: [share, repo], cwd: repo, timeoutSec: 300 });
       expect(r.code, r.output).toBe(5);
       expect(r.output).toMatch(/^state=(running|degraded)$/m);
       expect(r.output).toMatch(/^pid1=systemd$/m);
@@ -74,6 +84,7 @@ describe.skipIf(!isRoot())('test/vm harness (root)', () => {
       expect(r.output).toContain('from the host');
       expect(r.output).toContain(`node=${process.version}`);
       expect(r.output).toMatch(/^runc=runc version \d/m);
+      expect(r.output).toMatch(/^tsrunc=tsrunc version \d/m);
     } finally {
       rmSync(share, { recursive: true, force: true });
     }

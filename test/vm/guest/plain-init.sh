@@ -17,8 +17,7 @@ $B mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts /dev/pts &
 $B mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 $B mount -t mqueue mqueue /dev/mqueue
 $B mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
-# /tmp allows devices and setuid: tests make device nodes and bundles there.
-$B mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays the host's (under the overlay): a checkout may live there, and tests make device nodes in it.
 $B mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 $B mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 $B mount -t bpf bpf /sys/fs/bpf 2>/dev/null

@@ -6,7 +6,7 @@
 #      conmon), QEMU and what builds the VM images (test/vm), tools the tests call;
 #   2. the build (npm ci) when node_modules or the build output is missing;
 #   3. the VM images (test/vm/vm.sh setup --systemd): cached, so only the first
-#      run on a machine builds them (~4 min; see test/vm/README.md).
+#      run on a machine builds them (4-10 min; see test/vm/README.md).
 # As non-root it installs nothing and says so; test/run.mjs then runs what can run
 # and fails, naming what could not.
 set -eu

@@ -76,7 +76,10 @@ static inline char **get_strs(struct msg *m) {
   char **v = calloc((size_t)count + 1, sizeof *v);
   if (!v) { m->bad = 1; return NULL; }
   for (uint32_t i = 0; i < count && !m->bad; i++) v[i] = get_str(m);
-  return m->bad ? NULL : v;
+  if (!m->bad) return v;
+  for (uint32_t i = 0; i < count && v[i]; i++) free(v[i]);
+  free(v);
+  return NULL;
 }
 
 /* Reads one frame from fd into m (replacing what it held); -1 at EOF, on error, or above max bytes. */

@@ -56,6 +56,7 @@
 
 #include "frame.h"
 #include "protocol.h"
+#include "request.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -908,17 +909,29 @@ static void op_set_exec(struct msg *m) {
 }
 
 static void op_set_user(struct msg *m) {
-  plan.uid = (uid_t)get_u64(m);
-  plan.gid = (gid_t)get_u64(m);
+  uid_t uid = (uid_t)get_u64(m);
+  gid_t gid = (gid_t)get_u64(m);
   uint64_t um = get_u64(m);
-  plan.setgroups = (int)get_u64(m);
+  int setgroups = (int)get_u64(m);
   char **gids = get_strs(m);
   if (m->bad) { errno = EINVAL; FAIL("bad request"); }
+  size_t n = 0;
+  while (gids[n]) n++;
+  gid_t *list = calloc(n + 1, sizeof *list);
+  if (!list) FAIL("calloc");
+  for (size_t i = 0; i < n; i++) {
+    uint32_t g;
+    if (parse_id(gids[i], &g) < 0) { free(list); errno = EINVAL; FAIL("bad request: a group id is not a decimal number"); }
+    list[i] = (gid_t)g;
+  }
+  /* Recorded only once all of it parsed: a refused request changes nothing. */
+  plan.uid = uid;
+  plan.gid = gid;
   plan.umask = um == UINT64_MAX ? -1 : (long)um;
-  plan.ngids = 0;
-  while (gids[plan.ngids]) plan.ngids++;
-  plan.gids = calloc(plan.ngids + 1, sizeof *plan.gids);
-  for (size_t i = 0; i < plan.ngids; i++) plan.gids[i] = (gid_t)strtoul(gids[i], NULL, 10);
+  plan.setgroups = setgroups;
+  free(plan.gids);
+  plan.gids = list;
+  plan.ngids = n;
   plan.has_user = 1;
   OK(0);
 }
@@ -1357,6 +1370,10 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   struct msg m = {0};
   while (read_msg(chan, &m, MAX_FRAME) == 0) {
+    /* The whole request is checked before any of it is acted on (request.h). */
+    const char *why;
+    int bad = request_check(m.p, m.len, &why);
+    if (bad) { reply(bad, 0, why); continue; }
     uint32_t op = get_u32(&m);
     errno = 0;
     switch (op) {

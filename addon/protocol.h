@@ -50,12 +50,12 @@ enum tsrunc_op {
   OP_ADD_HOOK = 29,       /* strs args (args[0] is the path), strs env, u64 timeout secs, str stdin: startContainer hook */
   OP_FINISH = 30,         /* apply the process settings, reply, (wait for start), exec */
   OP_RUN_HOOK = 31,       /* strs args, strs env, u64 timeout secs, str stdin: run one hook now, here */
-  OP_BECOME_ROOT = 33,
+  OP_BECOME_ROOT = 33,    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
   OP_CONNECT_SOCKET = 34, /* str path: connect a unix stream socket there (console socket, seccomp listener); value: its fd */
   OP_SET_EXEC_LABEL = 35, /* str attr file (/proc/thread-self/attr/...), str value: written in FINISH, takes effect at execve */
   OP_SET_PERSONALITY = 36, /* u64 persona: set in FINISH, before execve */
   OP_SET_AFFINITY = 37,   /* str CPU mask (bytes of a cpu_set_t): sched_setaffinity on this process, now */
-  OP_SET_CLONE_CGROUP = 38, /* str cgroup2 dir: opened now (while host paths resolve); OP_CLONE then uses CLONE_INTO_CGROUP */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
+  OP_SET_CLONE_CGROUP = 38, /* str cgroup2 dir: opened now (while host paths resolve); OP_CLONE then uses CLONE_INTO_CGROUP */
   OP_JOIN_SESSION_KEYRING = 39, /* str name, u64 permission bits to add: a new (or the named) session keyring, now */
   OP_SET_SECCOMP_LISTENER = 32, /* u64 fd of a connected socket, str containerProcessState JSON: gets the notify fd */
 

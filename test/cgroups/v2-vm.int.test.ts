@@ -1,43 +1,18 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isRoot, repo } from '../helpers/harness';
+import { isRoot } from '../helpers/harness';
+import { ensureVm, runInVm } from '../vm/vm';
 
 /**
  * Real cgroup v2: this machine is hybrid, so the v2 manager runs in a VM
- * (../shared/vm: Debian's kernel under QEMU, pure cgroup2 with every
- * controller, the host's root shared read-only). One boot runs
+ * (test/vm: Debian's kernel under QEMU, pure cgroup2 with every controller,
+ * the host's root shared read-only). One boot runs
  * test/cgroups/vm/v2-checks.cjs: a handful of containers checked for
  * memory.max, memory.swap.max, pids.max, cpu.max, cpu.weight, io.max,
  * hugetlb, the eBPF device filter (deny, allow, replaced on update),
  * CLONE_INTO_CGROUP, update, freeze, ps, events (stats and OOM), nested
- * cgroups and cleanup. Without the VM set up, the test sets it up (apt
- * packages and a kernel); if that cannot be done it fails, loudly.
+ * cgroups and cleanup. The guest images are built first if missing
+ * (test/vm/vm.sh setup); if that cannot be done the test fails, loudly.
  */
-const VM = '/tmp/vm';
-const SHARED_VM = resolve(repo, '..', 'shared', 'vm');
-
-function ensureVm(): void {
-  if (['run-in-vm.sh', 'vmlinux-amd64', 'initramfs.cpio.gz'].every((f) => existsSync(join(VM, f)))) return;
-  const setup = join(SHARED_VM, 'setup.sh');
-  if (!existsSync(setup)) throw new Error(`the cgroup v2 VM is not set up (${VM}) and ${setup} is missing: cannot test cgroup v2`);
-  // By absolute path: setup.sh copies itself to /tmp/vm only when started from elsewhere.
-  const r = spawnSync(setup, [], { encoding: 'utf8', timeout: 15 * 60_000 });
-  if (r.status !== 0) throw new Error(`${setup} failed (${r.status ?? r.signal}):\n${(r.stdout ?? '').slice(-2000)}\n${(r.stderr ?? '').slice(-2000)}`);
-}
-
-function runInVm(command: string, timeoutSeconds: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((res, rej) => {
-    const child = spawn(join(VM, 'run-in-vm.sh'), ['-t', String(timeoutSeconds), '-m', '2048', '-c', '2', '-C', repo, command], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', rej);
-    child.on('exit', (code) => res({ code, output }));
-  });
-}
-
 // The checks every run must report (a run that stops early cannot pass by saying less).
 const REQUIRED = [
   'host is pure cgroup v2', 'limits: memory.max', 'limits: memory.swap.max is memory+swap minus memory', 'limits: pids.max', 'limits: cpu.max',
@@ -51,8 +26,8 @@ const REQUIRED = [
 
 describe.skipIf(!isRoot())('cgroup v2 in a VM (root)', () => {
   it('limits, devices, freeze, OOM, cleanup on a pure cgroup v2 kernel', async () => {
-    ensureVm();
-    const { code, output } = await runInVm('node test/cgroups/vm/v2-checks.cjs', 480);
+    await ensureVm();
+    const { code, output } = await runInVm('node test/cgroups/vm/v2-checks.cjs', { timeoutSec: 480 });
     const lines = output.split('\n');
     const failures = lines.filter((l) => l.startsWith('not ok'));
     const passed = new Set(lines.filter((l) => l.startsWith('ok ')).map((l) => l.slice(3).replace(/ # [\d.]+s$/, '')));

@@ -199,12 +199,25 @@ describe('enableControllers', () => {
   it('enables, top down, what each ancestor has and has not enabled for its children', () => {
     const fs = new FakeCgroupFs();
     try {
-      const root = fs.dir('cg', { 'cgroup.controllers': 'cpu memory pids\n', 'cgroup.subtree_control': 'cpu memory pids\n' });
+      // The root has everything enabled already: only the middle one is written.
+      fs.dir('cg', { 'cgroup.controllers': 'cpu memory pids\n', 'cgroup.subtree_control': 'cpu memory pids\n' });
       const mid = fs.dir('cg/machine', { 'cgroup.controllers': 'cpu memory pids\n', 'cgroup.subtree_control': 'pids\n' });
       fs.dir('cg/machine/ctr', { 'cgroup.controllers': 'pids\n', 'cgroup.subtree_control': '' });
       enableControllers(join(mid, 'ctr'), fs);
       expect(fs.writes).toEqual([{ file: 'cg/machine/cgroup.subtree_control', value: '+cpu +memory' }]);
-      expect(root).toBeTruthy();
+    } finally {
+      fs.cleanup();
+    }
+  });
+
+  it('writes the root before its children when the root lacks a controller', () => {
+    const fs = new FakeCgroupFs();
+    try {
+      const root = fs.dir('cg', { 'cgroup.controllers': 'cpu io memory\n', 'cgroup.subtree_control': 'memory\n' });
+      fs.dir('cg/machine', { 'cgroup.controllers': 'cpu io memory\n', 'cgroup.subtree_control': 'cpu io memory\n' });
+      fs.dir('cg/machine/ctr', { 'cgroup.controllers': '', 'cgroup.subtree_control': '' });
+      enableControllers(join(root, 'machine', 'ctr'), fs);
+      expect(fs.writes).toEqual([{ file: 'cg/cgroup.subtree_control', value: '+cpu +io' }]);
     } finally {
       fs.cleanup();
     }

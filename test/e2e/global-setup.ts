@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,6 +85,26 @@ function runtimeRootEntries(): Set<string> {
   return s;
 }
 
+/** The cgroups two levels or more below the root of the pids hierarchy (v1) or of cgroup2: where engines put containers. */
+function containerCgroups(): Set<string> {
+  const base = existsSync('/sys/fs/cgroup/pids/cgroup.procs') ? '/sys/fs/cgroup/pids' : '/sys/fs/cgroup';
+  const r = spawnSync('find', [base, '-mindepth', '2', '-maxdepth', '4', '-type', 'd'], { encoding: 'utf8' });
+  return new Set((r.stdout ?? '').split('\n').filter(Boolean));
+}
+
+function empty(cgroup: string): boolean {
+  try {
+    return readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').trim() === '';
+  } catch {
+    return false; // removed meanwhile
+  }
+}
+
+function findFiles(dir: string, name: string): string[] {
+  const r = spawnSync('find', [dir, '-name', name, '-type', 'f'], { encoding: 'utf8' });
+  return (r.stdout ?? '').split('\n').filter(Boolean);
+}
+
 export default function setup(project: TestProject) {
   if (process.getuid?.() !== 0) throw new Error('the e2e suite starts containerd, dockerd and podman: run it as root');
   try {
@@ -98,6 +118,7 @@ export default function setup(project: TestProject) {
   const litterBefore = new Set(ENGINE_LITTER.filter((p) => existsSync(p)));
   const shimSocketsBefore = new Set(existsSync('/run/containerd/s') ? readdirSync('/run/containerd/s') : []);
   const rootEntriesBefore = runtimeRootEntries();
+  const cgroupsBefore = containerCgroups();
 
   const work = mkdtempSync('/tmp/tsrunc-e2e-');
   // Traversable: engines hand bundles and mounts under it to the runtime.
@@ -124,6 +145,13 @@ export default function setup(project: TestProject) {
     // podman calls the runtime without --root: its containers' state is in the runtime's default root, named by 64-hex ids.
     const entries = [...runtimeRootEntries()].filter((e) => !rootEntriesBefore.has(e) && /\/[0-9a-f]{64}$/.test(e));
     if (entries.length) leaks.push(`runtime state left by podman: ${entries.join(' ')}`);
+    // containerd's and Docker's containers keep their runtime state under the scratch directory (the --root the shims pass).
+    const states = findFiles(work, 'state.json').map((f) => f.slice(0, -'/state.json'.length));
+    if (states.length) leaks.push(`containers whose runtime state is left:\n  ${states.join('\n  ')}`);
+    // Container cgroups (/<namespace>/<id>, /docker/<id>, /libpod_parent/libpod-<id>) made during the run and
+    // still there, with no process in them (a live one with processes may be another run's container).
+    const cgroups = [...containerCgroups()].filter((d) => !cgroupsBefore.has(d) && empty(d));
+    if (cgroups.length) leaks.push(`container cgroups left:\n  ${cgroups.join('\n  ')}`);
     if (!mounts.length) rmSync(work, { recursive: true, force: true });
     for (const p of ENGINE_LITTER) {
       if (litterBefore.has(p) || !existsSync(p)) continue;

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 
 const repo = join(__dirname, '..', '..');
@@ -29,9 +29,25 @@ export default function setup(project: TestProject) {
     if (mounts.length) leaks.push(`${mounts.length} mounts under ${work}`);
     const procs = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(work));
     if (procs.length) leaks.push(`processes: ${procs.join('; ')}`);
+    // Container ids carry the run's token (harness.ts runToken): cgroups and state named after them.
+    const token = basename(work).replace(/^tsrunc-test-/, '');
+    if (isRoot) {
+      const cgroups = findDirs(['/sys/fs/cgroup'], 8, `tsrt-*-${token}-*`);
+      if (cgroups.length) leaks.push(`cgroups: ${cgroups.join(' ')}`);
+    }
+    const states = findDirs([work, '/run/tsrunc'], 4, `tsrt-*-${token}-*`);
+    if (states.length) leaks.push(`container state: ${states.join(' ')}`);
     rmSync(work, { recursive: true, force: true });
     if (leaks.length) throw new Error(`tests left things behind: ${leaks.join(', ')}`);
   };
+}
+
+/** Directories named like pattern; find's complaints (a root that does not exist, a cgroup removed meanwhile) do not matter. */
+function findDirs(roots: string[], depth: number, pattern: string): string[] {
+  const existing = roots.filter((d) => existsSync(d));
+  if (!existing.length) return [];
+  const r = spawnSync('find', [...existing, '-maxdepth', String(depth), '-type', 'd', '-name', pattern], { encoding: 'utf8' });
+  return (r.stdout ?? '').split('\n').filter(Boolean);
 }
 
 declare module 'vitest' {

@@ -1,7 +1,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, afterEach, inject } from 'vitest';
 import { defaultSpec } from '../../src/spec/defaults';
 import type { Spec } from '../../src/spec/types';
@@ -61,6 +61,15 @@ export async function exec(cmd: string, args: string[], o: RunOptions = {}): Pro
 let counter = 0;
 
 /**
+ * The part of every container id that names this test run (the random suffix
+ * of its scratch directory): global-setup.ts looks for cgroups and state
+ * carrying it after the run, without mistaking another run's for ours.
+ */
+export function runToken(): string {
+  return basename(inject('work')).replace(/^tsrunc-test-/, '');
+}
+
+/**
  * One per test file: a state root of its own, unique container ids, bundles
  * with their own copy of the busybox rootfs. Every container it named is
  * deleted after each test, whether the test passed or not.
@@ -75,12 +84,17 @@ export class Harness {
     this.root = join(this.dir, 'state');
     mkdirSync(this.dir, { recursive: true });
     afterEach(() => this.cleanup());
-    afterAll(() => rmSync(this.dir, { recursive: true, force: true }));
+    afterAll(() => {
+      // A container whose delete failed still has state here: say so before the directory goes.
+      const left = this.leftovers();
+      rmSync(this.dir, { recursive: true, force: true });
+      if (left.length) throw new Error(`${name}: containers left after their tests (delete --force failed): ${left.join(' ')}`);
+    });
   }
 
   /** A unique container id, deleted after the test. */
   id(prefix = 'c'): string {
-    const id = `tsrt-${prefix}-${process.pid}-${++counter}`;
+    const id = `tsrt-${prefix}-${runToken()}-${process.pid}-${++counter}`;
     this.ids.push(id);
     return id;
   }

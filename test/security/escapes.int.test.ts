@@ -44,11 +44,25 @@ describe.skipIf(!isRoot())('escapes that must be impossible (root)', () => {
 
   it('CVE-2019-5736: a container (with CAP_SYS_PTRACE) racing to open /proc/<joining pid>/exe for writing never succeeds', async () => {
     const before = BINARIES.map(sha);
-    const attack = 'while :; do for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; ( exec 3<>"$p/exe" ) 2>/dev/null && readlink "$p/exe" >> /tmp/opened; done; done';
+    // The attacker notes every tsrunc-init it sees (its comm: the exe link of a non-dumpable process is
+    // not readable) and every /proc/<pid>/exe it manages to open for writing. Builtins only: forks are slow.
+    const attack =
+      'while :; do for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; ' +
+      'read -r c < "$p/comm" 2>/dev/null && [ "$c" = tsrunc-init ] && echo "$p" >> /tmp/seen; ' +
+      '( exec 3<>"$p/exe" ) 2>/dev/null && readlink "$p/exe" >> /tmp/opened; done; done';
     const { id, bundle } = await runningContainer((s) => {
       s.process!.capabilities = Object.fromEntries(['bounding', 'effective', 'permitted'].map((k) => [k, ['CAP_SYS_PTRACE', 'CAP_DAC_OVERRIDE', 'CAP_KILL']]));
     }, ['sh', '-c', attack]);
-    for (let i = 0; i < 15; i++) expect((await h.tsrunc(['exec', id, 'true'])).code).toBe(0);
+    const seenFile = join(bundle, 'rootfs', 'tmp', 'seen');
+    // Enough execs that the attacker's loop catches at least a few of them between clone and execve.
+    let execs = 0;
+    while (execs < 15 || (execs < 80 && (!existsSync(seenFile) || readFileSync(seenFile, 'utf8').trim().split('\n').length < 3))) {
+      expect((await h.tsrunc(['exec', id, 'true'])).code).toBe(0);
+      execs++;
+    }
+    const seen = existsSync(seenFile) ? readFileSync(seenFile, 'utf8').trim().split('\n').filter(Boolean) : [];
+    // The race was really run: the attacker saw tsrunc-init processes inside the container.
+    expect(seen.length, `the attacker never saw a tsrunc-init in ${execs} execs`).toBeGreaterThan(0);
     const opened = existsSync(join(bundle, 'rootfs', 'tmp', 'opened')) ? readFileSync(join(bundle, 'rootfs', 'tmp', 'opened'), 'utf8') : '';
     // Whatever it opened, none of it was tsrunc's: its own busybox is the only writable-openable exe it could see.
     expect(opened.split('\n').filter((l) => l && !l.includes('busybox'))).toEqual([]);
@@ -117,15 +131,26 @@ describe.skipIf(!isRoot())('escapes that must be impossible (root)', () => {
     // A masked path that is a symlink (or a /dev/null reached through one) is refused rather than followed.
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/mask \/masked\/file: (is a symlink|open \/dev\/null): ELOOP/);
-    // With a real /dev, the symlinked masked path itself is what is refused.
-    const r2 = await h.run(h.spec(['true'], (s) => { s.linux!.maskedPaths = ['/masked/file']; s.linux!.readonlyPaths = []; }), {});
-    expect(r2.code).toBe(0); // the harness bundle has no such path: nothing to mask
+    // With a real /dev, the symlinked masked file itself is what is refused.
+    const bundle2 = h.bundle(h.spec(['true'], (s) => { s.linux!.maskedPaths = ['/masked/file']; s.linux!.readonlyPaths = []; }));
+    mkdirSync(join(bundle2, 'rootfs', 'masked'));
+    symlinkSync(join(victim, 'keep'), join(bundle2, 'rootfs', 'masked', 'file'));
+    const r2 = await h.tsrunc(['run', '-b', bundle2, h.id()]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/mask \/masked\/file: is a symlink: ELOOP/);
     const bundle3 = h.bundle(h.spec(['true'], (s) => { s.linux!.maskedPaths = ['/masked']; s.linux!.readonlyPaths = ['/ro']; }));
     symlinkSync(victim, join(bundle3, 'rootfs', 'masked'));
     const r3 = await h.tsrunc(['run', '-b', bundle3, h.id()]);
     expect(r3.code).toBe(1);
     expect(r3.stderr).toMatch(/mask \/masked: is a symlink: ELOOP/);
+    // A read-only path that is a symlink to a host directory is refused too, not remounted.
+    const bundle4 = h.bundle(h.spec(['true'], (s) => { s.linux!.maskedPaths = []; s.linux!.readonlyPaths = ['/ro']; }));
+    symlinkSync(victim, join(bundle4, 'rootfs', 'ro'));
+    const r4 = await h.tsrunc(['run', '-b', bundle4, h.id()]);
+    expect(r4.code).toBe(1);
+    expect(r4.stderr).toMatch(/make \/ro read-only: is a symlink: ELOOP/);
     expect(readdirSync(victim)).toEqual(['keep']);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(victim);
   });
 
   it('runc 2025 advisories: a /dev/null swapped for a symlink to a procfs file is never bound over a masked path', async () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /*
  * Runs INSIDE the cgroup v2 VM guest (test/cgroups/v2-vm.int.test.ts boots
- * it with ../shared/vm/run-in-vm.sh): real containers on a pure cgroup2
+ * it with test/vm/vm.sh run): real containers on a pure cgroup2
  * host with every controller. Prints one line per check, "ok NAME" or
  * "not ok NAME: detail", then "summary PASSED FAILED"; exits 1 on any
  * failure. A handful of containers, each checked for several things, so

@@ -3,6 +3,7 @@ import { dirname, join, posix } from 'node:path';
 import { detectMode, parseProcCgroup, readHierarchies, type Hierarchy } from './detect';
 import type { CgroupMode, CgroupRecord } from './types';
 import { realFs, type CgroupFs } from './fs';
+import type { CgroupManager } from './resources';
 import { TsruncError, errnoOf } from '../sys/errors';
 import { statfsType } from '../sys/libc';
 
@@ -180,4 +181,14 @@ export function enableControllers(dir: string, fs: CgroupFs = realFs): void {
       }
     }
   }
+}
+
+/** The manager of a cgroup record's mode (v2.ts, with the eBPF device code, is loaded only for unified hosts). */
+export async function managerFor(record: CgroupRecord, fs?: CgroupFs): Promise<CgroupManager> {
+  if (record.mode === 'unified') {
+    const { V2Manager } = await import('./v2');
+    return new V2Manager(record, fs);
+  }
+  const { V1Manager } = await import('./v1');
+  return new V1Manager(record, fs);
 }

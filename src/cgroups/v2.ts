@@ -3,9 +3,8 @@ import type { Resources } from '../spec/types';
 import { TsruncError, errnoOf } from '../sys/errors';
 import { containerRules, deviceFilterProgram } from './devices';
 import { fieldError, parseKeyValues, realFs, writeField, type CgroupFs } from './fs';
-import { blkioToIoWeight, counter, isSet, sharesToWeight, swapToV2, v2Limit, type ApplyOptions, type CgroupManager, type Stats } from './resources';
+import { blkioToIoWeight, counter, cpuList, hugePageSizes, isSet, memoryEntry, omitZero, rdmaLine, sharesToWeight, swapToV2, v2Limit, writeUnified, type ApplyOptions, type CgroupManager, type Stats } from './resources';
 import type { CgroupRecord } from './types';
-import { cpuList, hugePageSizes, memoryEntry, omitZero, rdmaLine, writeUnified } from './v1';
 import { attachDeviceFilter } from '../sys/bpf';
 
 const R = 'linux.resources';

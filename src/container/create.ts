@@ -6,11 +6,11 @@ import type { CgroupRecord } from '../cgroups/types';
 import { launchInit, type LaunchedInit, type Supervision } from '../init/launch';
 import { checkNamespacePath } from '../linux/namespaces';
 import { isAtOrBelow, mountPointsOf } from '../linux/mounts';
-import { loadConfig, ValidationError } from '../spec/validate';
+import { loadConfig, ValidationError } from '../config/validate';
 import { lsmSupport, type LsmSupport } from '../linux/lsm';
 import { boundingSet } from '../linux/capabilities';
 import type { Spec } from '../spec/types';
-import { isAlive, readProcStat } from '../state/proc';
+import { isAlive, readProcStat } from '../linux/proc';
 import { StateStore, validateId, writeAtomic, writePidFile, type ContainerRecord } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
@@ -101,7 +101,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     createCgroup(cgroup);
     o.store.write(record);
     // The limits are in place before the container's first process exists (it joins right after clone).
-    const { managerFor } = await import('../cgroups/resources');
+    const { managerFor } = await import('../cgroups/manager');
     (await managerFor(cgroup)).apply(spec.linux?.resources ?? {}, { warn: (m) => o.log.warn(m), devices: spec.linux?.devices, applyDevices: true });
     launched = await launchInit({ preserveFds: o.preserveFds, supervision: o.supervision, consolePair: ownConsole });
     const stateJson = (pid: number, status: 'creating' | 'created') => JSON.stringify({ ...ociState({ ...record, pid }, status), pid });

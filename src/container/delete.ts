@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { destroyCgroup, cgroupPids } from '../cgroups/manager';
-import { isAlive } from '../state/proc';
+import { isAlive } from '../linux/proc';
 import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';

@@ -1,8 +1,8 @@
 import { closeSync } from 'node:fs';
 import { cgroupPids } from '../cgroups/manager';
-import { managerFor } from '../cgroups/resources';
+import { managerFor } from '../cgroups/manager';
 import { parseSignal } from '../linux/signals';
-import { isAlive, readProcStat } from '../state/proc';
+import { isAlive, readProcStat } from '../linux/proc';
 import type { ContainerRecord, StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import { loadContainer } from './load';

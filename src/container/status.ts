@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from '../state/proc';
+import { isAlive } from '../linux/proc';
 import type { ContainerRecord } from '../state/store';
 import type { State, Status } from '../spec/types';
 import type { CgroupRecord } from '../cgroups/types';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { CommandContext } from '../context';
 import { execInContainer, processFromFlags } from '../../container/exec';
 import { loadContainer, loadSavedConfig } from '../../container/load';
-import { parseJson, validateProcess } from '../../spec/validate';
+import { parseJson, validateProcess } from '../../config/validate';
 import { TsruncError } from '../../sys/errors';
 import { preservedFds, storeOf } from './common';
 import type { Process } from '../../spec/types';

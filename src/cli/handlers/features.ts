@@ -1,5 +1,5 @@
 import type { CommandContext } from '../context';
-import { featuresDocument } from '../../spec/features';
+import { featuresDocument } from '../features';
 
 /** `features`: what this build implements (runtime-spec features.md), as JSON. */
 export async function run(ctx: CommandContext): Promise<number> {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { CommandContext } from '../context';
 import { resourcesFromFlags, updateContainer } from '../../container/update';
 import type { Resources } from '../../spec/types';
-import { validateConfig } from '../../spec/validate';
+import { validateConfig } from '../../config/validate';
 import { TsruncError } from '../../sys/errors';
 import { storeOf } from './common';
 

@@ -4,7 +4,7 @@ import { isKnownCapability, CAPABILITY_SETS } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
 import { sysctlProblem } from '../linux/sysctl';
 import { TsruncError, errnoOf } from '../sys/errors';
-import type { Process, Spec } from './types';
+import type { Process, Spec } from '../spec/types';
 
 /** One problem in a document: where (a JSON pointer) and what is wrong. */
 export interface Problem {
@@ -23,7 +23,7 @@ type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 /** The validators compiled from schemas/ at build time (src/build/compile-schemas.ts). */
 function validators(): Record<'config' | 'process' | 'state' | 'features', Validator> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('./validators.js');
+  return require('../spec/validators.js');
 }
 
 function schemaProblems(validate: Validator, doc: unknown): Problem[] {

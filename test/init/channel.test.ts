@@ -1,12 +1,12 @@
 /**
  * InitChannel against a fake tsrunc-init: a Duplex stream that records each
  * request frame and answers it with the next queued reply. Requests are
- * decoded with the field types addon/protocol.h documents for each op.
+ * decoded with the field types the protocol table (src/init/protocol.ts) gives each op, written out here by hand.
  */
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { InitChannel } from '../../src/init/channel';
-import { Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT } from '../../src/init/protocol';
+import { Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, REQUESTS, opName } from '../../src/init/protocol';
 import { MS } from '../../src/linux/constants';
 import { SyscallError, TsruncError } from '../../src/sys/errors';
 
@@ -85,14 +85,14 @@ function decode(fields: Buffer, types: FieldType[]): Value[] {
     off += 4;
     return Array.from({ length: n }, str);
   });
-  expect(off, 'the request has more fields than protocol.h lists').toBe(fields.length);
+  expect(off, 'the request has more fields than the table lists').toBe(fields.length);
   return out;
 }
 
 const ALL_ONES = 0xffffffffffffffffn;
 
-// One row per op: the call, then the op and fields protocol.h documents for it.
-const cases: [string, (c: InitChannel) => Promise<unknown>, Op, FieldType[], Value[]][] = [
+// One row per op: the call, then the op and the fields the protocol table gives it.
+const cases: [string, (c: InitChannel) => Promise<unknown>, number, FieldType[], Value[]][] = [
   ['unshare', (c) => c.unshare(0x2000000), Op.Unshare, ['u64'], [0x2000000n]],
   ['setCloneCgroup', (c) => c.setCloneCgroup('/sys/fs/cgroup/ctr'), Op.SetCloneCgroup, ['str'], ['/sys/fs/cgroup/ctr']],
   ['clone', (c) => c.clone(0x20000), Op.Clone, ['u64'], [0x20000n]],
@@ -150,7 +150,7 @@ describe('InitChannel requests', () => {
     init.reply();
     await call(channel);
     expect(init.requests).toHaveLength(1);
-    expect(Op[init.requests[0].op]).toBe(Op[op]);
+    expect(opName(init.requests[0].op)).toBe(opName(op));
     expect(decode(init.requests[0].fields, types)).toEqual(values);
   });
 
@@ -164,8 +164,8 @@ describe('InitChannel requests', () => {
 
   it('covers every op of the protocol', () => {
     const tested = new Set([...cases.map((c) => c[2]), Op.JoinNamespaces]);
-    const all = Object.values(Op).filter((v): v is number => typeof v === 'number');
-    expect(all.filter((op) => !tested.has(op)).map((op) => Op[op])).toEqual([]);
+    const all = Object.values(REQUESTS).map((r) => r.op);
+    expect(all.filter((op) => !tested.has(op)).map(opName)).toEqual([]);
   });
 
   it('sends one request at a time, each after the previous reply', async () => {
@@ -174,7 +174,7 @@ describe('InitChannel requests', () => {
     await channel.setStartFifo('/run/x');
     expect(await channel.clone(0)).toBe(4242);
     await channel.finish();
-    expect(init.requests.map((r) => Op[r.op])).toEqual(['SetStartFifo', 'Clone', 'Finish']);
+    expect(init.requests.map((r) => opName(r.op))).toEqual(['SetStartFifo', 'Clone', 'Finish']);
   });
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandContext } from '../context';
+import type { Flags } from '../flags';
 import { resourcesFromFlags, updateContainer } from '../../container/update';
 import type { Resources } from '../../spec/types';
 import { validateConfig } from '../../config/validate';
@@ -12,13 +13,13 @@ import { storeOf } from './common';
  * LinuxResources JSON (a file, or stdin for "-") and no other flag counts,
  * as in runc; otherwise the flags.
  */
-export async function run(ctx: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext<Flags<'update'>>): Promise<number> {
   const f = ctx.flags;
-  for (const flag of ['l3-cache-schema', 'mem-bw-schema']) {
+  for (const flag of ['l3-cache-schema', 'mem-bw-schema'] as const) {
     if (f[flag]) throw new TsruncError(`--${flag}: Intel RDT is not supported by tsrunc (containers never have an Intel RDT configuration to update)`);
   }
   let request: Resources;
-  const source = f.resources as string | undefined;
+  const source = f.resources;
   if (source) {
     const text = source === '-' ? await ctx.readStdin() : readText(resolve(ctx.cwd, source));
     request = parseResources(text, source === '-' ? 'stdin' : source);

@@ -69,7 +69,7 @@ export function joinCgroup(record: CgroupRecord, pid: number): void {
     try {
       writeFileSync(join(dir, 'cgroup.procs'), String(pid));
     } catch (err) {
-      throw new TsruncError(`join cgroup ${dir} (${key || 'cgroup2'}): ${(err as Error).message}`);
+      throw new TsruncError(`join cgroup ${dir} (${key || 'cgroup2'}): ${(err as Error).message}`, { cause: err });
     }
   }
 }

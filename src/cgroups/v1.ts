@@ -1,4 +1,3 @@
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { TsruncError, errnoOf } from '../sys/errors';

@@ -98,7 +98,7 @@ export class V2Manager implements CgroupManager {
     try {
       v2swap = swapToV2(swap, limit);
     } catch (err) {
-      throw new TsruncError(`${R}.memory.swap: ${(err as Error).message}`);
+      throw new TsruncError(`${R}.memory.swap: ${(err as Error).message}`, { cause: err });
     }
     let swapText = v2Limit(v2swap);
     // memory and memory+swap set to the same value: no swap at all.
@@ -206,7 +206,7 @@ export class V2Manager implements CgroupManager {
     try {
       this.attachDevices(this.dir, program);
     } catch (err) {
-      throw new TsruncError(`${R}.devices: installing the eBPF device filter on ${this.dir}: ${(err as Error).message}`);
+      throw new TsruncError(`${R}.devices: installing the eBPF device filter on ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -180,7 +180,7 @@ export function loadConfig(bundle: string): Spec {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TsruncError(`cannot read ${file}: ${errnoOf(err) === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new TsruncError(`cannot read ${file}: ${errnoOf(err) === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
   }
   return validateConfig(parseJson(text, 'config.json'));
 }

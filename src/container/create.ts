@@ -212,7 +212,7 @@ function checkSocket(path: string, what: string): void {
   try {
     st = statSync(path);
   } catch (err) {
-    throw new TsruncError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new TsruncError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   if (!st.isSocket()) throw new TsruncError(`${what} ${path}: not a unix socket`);
 }

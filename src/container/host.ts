@@ -33,7 +33,7 @@ export class RealHostSide implements HostSide {
       try {
         writeFileSync(`/proc/${pid}/${file}`, map);
       } catch (err) {
-        throw new TsruncError(`write /proc/${pid}/${file}: ${(err as Error).message}`);
+        throw new TsruncError(`write /proc/${pid}/${file}: ${(err as Error).message}`, { cause: err });
       }
     }
   }
@@ -46,7 +46,7 @@ export class RealHostSide implements HostSide {
     try {
       writeFileSync(`/proc/${pid}/oom_score_adj`, String(score));
     } catch (err) {
-      throw new TsruncError(`process.oomScoreAdj: write ${score} to /proc/${pid}/oom_score_adj: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new TsruncError(`process.oomScoreAdj: write ${score} to /proc/${pid}/oom_score_adj: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
   }
 
@@ -54,7 +54,7 @@ export class RealHostSide implements HostSide {
     try {
       ioprioSet(pid, ioprio);
     } catch (err) {
-      throw new TsruncError(`process.ioPriority: ${(err as Error).message}`);
+      throw new TsruncError(`process.ioPriority: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -62,7 +62,7 @@ export class RealHostSide implements HostSide {
     try {
       schedSetattr(pid, attr);
     } catch (err) {
-      throw new TsruncError(`process.scheduler: ${(err as Error).message}`);
+      throw new TsruncError(`process.scheduler: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -1,12 +1,14 @@
 import { closeSync } from 'node:fs';
-import { cgroupPids } from '../cgroups/manager';
-import { managerFor } from '../cgroups/manager';
+import { constants } from 'node:os';
+import { cgroupPids, managerFor } from '../cgroups/manager';
 import { parseSignal } from '../linux/signals';
 import { isAlive, readProcStat } from '../linux/proc';
 import type { ContainerRecord, StateStore } from '../state/store';
-import { TsruncError } from '../sys/errors';
+import { SyscallError, TsruncError } from '../sys/errors';
 import { loadContainer } from './load';
 import { pidfdOpen, pidfdSendSignal } from '../sys/libc';
+
+const { ESRCH } = constants.errno;
 
 /**
  * `kill`: signal the container's process, or with --all every process in its
@@ -31,8 +33,9 @@ export async function signalProcess(pid: number, startTime: string, signal: numb
   let pidfd: number;
   try {
     pidfd = pidfdOpen(pid);
-  } catch {
-    return false; // gone
+  } catch (err) {
+    if (err instanceof SyscallError && err.errno === ESRCH) return false; // gone
+    throw new TsruncError(`signal ${signal} to process ${pid}: ${(err as Error).message}`, { cause: err });
   }
   try {
     // The pidfd pins this exact process: check it is still ours, then signal through it.
@@ -41,8 +44,8 @@ export async function signalProcess(pid: number, startTime: string, signal: numb
       pidfdSendSignal(pidfd, signal);
     } catch (err) {
       // It ended since the check (killing a pid namespace's init ends the rest of it at once).
-      if ((err as { errno?: number }).errno === 3 /* ESRCH */) return false;
-      throw err;
+      if (err instanceof SyscallError && err.errno === ESRCH) return false;
+      throw new TsruncError(`signal ${signal} to process ${pid}: ${(err as Error).message}`, { cause: err });
     }
     return true;
   } finally {

@@ -156,7 +156,7 @@ export function resourcesFromFlags(f: Record<string, unknown>): Resources {
     try {
       return ramInBytes(v);
     } catch (err) {
-      throw new TsruncError(`invalid value for ${name}: ${(err as Error).message}`);
+      throw new TsruncError(`invalid value for ${name}: ${(err as Error).message}`, { cause: err });
     }
   };
   const cpu = {

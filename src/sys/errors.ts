@@ -11,8 +11,8 @@ export class TsruncError extends Error {
 
 /** A failed system call or init request: carries the errno for callers that branch on it. */
 export class SyscallError extends TsruncError {
-  constructor(readonly step: string, readonly errno: number, detail?: string) {
-    super(`${step}: ${detail ? `${detail}: ` : ''}${errnoText(errno)}`);
+  constructor(readonly step: string, readonly errno: number, detail?: string, options?: ErrorOptions) {
+    super(`${step}: ${detail ? `${detail}: ` : ''}${errnoText(errno)}`, options);
   }
 }
 

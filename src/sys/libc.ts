@@ -5,6 +5,7 @@
  *
  * Every function throws a SyscallError carrying errno on failure.
  */
+import { constants as osConstants } from 'node:os';
 import { SyscallError } from './errors';
 import { ffi, type NativeFunction, type Signature } from './ffi';
 
@@ -56,7 +57,7 @@ export function flock(fd: number, op: number): boolean {
   const r = Number(libc().flock(fd, op));
   if (r < 0) {
     const errno = ffi().errno();
-    if (errno === 11 /* EWOULDBLOCK */ && op & LOCK_NB) return false;
+    if (errno === osConstants.errno.EWOULDBLOCK && op & LOCK_NB) return false;
     throw new SyscallError('flock', errno);
   }
   return true;
@@ -97,7 +98,7 @@ export function pollOne(fd: number, events: number, timeoutMs: number): number {
   buf.writeInt16LE(events, 4);
   for (;;) {
     const r = Number(libc().poll(buf, 1, timeoutMs));
-    if (r < 0 && ffi().errno() === 4 /* EINTR */) continue;
+    if (r < 0 && ffi().errno() === osConstants.errno.EINTR) continue;
     check(r, 'poll');
     return r === 0 ? 0 : buf.readInt16LE(6);
   }

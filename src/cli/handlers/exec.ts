@@ -42,6 +42,6 @@ function readFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TsruncError(`--process ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new TsruncError(`--process ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }

@@ -34,7 +34,7 @@ function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TsruncError(`--resources ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new TsruncError(`--resources ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 
@@ -44,13 +44,13 @@ export function parseResources(text: string, where: string): Resources {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new TsruncError(`--resources ${where}: invalid JSON: ${(err as Error).message}`);
+    throw new TsruncError(`--resources ${where}: invalid JSON: ${(err as Error).message}`, { cause: err });
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new TsruncError(`--resources ${where}: not a JSON object`);
   try {
     validateConfig({ ociVersion: '1.3.0', root: { path: '/' }, linux: { resources: doc } });
   } catch (err) {
-    throw new TsruncError(`--resources ${where}: ${(err as Error).message.replace(/^config\.json: /, '').replace(/\/linux\/resources/g, '')}`);
+    throw new TsruncError(`--resources ${where}: ${(err as Error).message.replace(/^config\.json: /, '').replace(/\/linux\/resources/g, '')}`, { cause: err });
   }
   return doc as Resources;
 }

@@ -4,6 +4,7 @@ import { TsruncError, errnoOf } from '../sys/errors';
 import { containerRules, DeviceEmulator, v1Transition } from './devices';
 import { fieldError, parseKeyValues, realFs, writeField, type CgroupFs } from './fs';
 import { counter, cpuList, hugePageSizes, isSet, memoryEntry, omitZero, rdmaLine, writeUnified, type ApplyOptions, type CgroupManager, type Stats } from './resources';
+import { freezerOf } from './freezer';
 import type { CgroupRecord } from './types';
 
 const R = 'linux.resources';
@@ -342,42 +343,17 @@ export class V1Manager implements CgroupManager {
     for (const [k, v] of entries) writeUnified(this.fs, d, k, v, new Set());
   }
 
-  async freeze(): Promise<void> {
-    const d = this.dir('freezer');
-    if (d === undefined) throw new TsruncError('the freezer controller is not mounted: cannot pause');
-    for (let i = 0; i < 1000; i++) {
-      if (i % 50 === 49) {
-        // New processes may keep appearing: thawing for a moment helps (runc).
-        this.fs.write(join(d, 'freezer.state'), 'THAWED');
-        await new Promise((res) => setTimeout(res, 10));
-      }
-      try {
-        this.fs.write(join(d, 'freezer.state'), 'FROZEN');
-      } catch (err) {
-        this.thaw();
-        throw fieldError('pause', `write FROZEN to ${d}/freezer.state`, err);
-      }
-      const state = this.read(d, 'freezer.state')?.trim();
-      if (state === 'FROZEN') return;
-      if (state !== 'FREEZING') {
-        this.thaw();
-        throw new TsruncError(`pause: unexpected freezer state ${JSON.stringify(state)}`);
-      }
-      if (i % 25 === 24) await new Promise((res) => setTimeout(res, 1));
-    }
-    this.thaw();
-    throw new TsruncError('pause: the cgroup stayed FREEZING: unable to freeze');
+  // The freezer (freezer.ts).
+  freeze(): Promise<void> {
+    return freezerOf(this.record, this.fs).freeze();
   }
 
   thaw(): void {
-    const d = this.dir('freezer');
-    if (d === undefined) return;
-    writeField(this.fs, 'resume', d, 'freezer.state', 'THAWED');
+    freezerOf(this.record, this.fs).thaw();
   }
 
   isFrozen(): boolean {
-    const d = this.dir('freezer');
-    return d !== undefined && this.read(d, 'freezer.state')?.trim() === 'FROZEN';
+    return freezerOf(this.record, this.fs).isFrozen();
   }
 
   oomCount(): number {

@@ -18,6 +18,14 @@ export class RealHostSide implements HostSide {
     private readonly bundle: string,
   ) {}
 
+  setgroupsAllowed(pid: number): boolean {
+    try {
+      return readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() !== 'deny';
+    } catch {
+      return true; // no such file: a kernel before 3.19, where setgroups is always allowed
+    }
+  }
+
   statSource(path: string): 'dir' | 'file' | 'missing' {
     try {
       return statSync(path).isDirectory() ? 'dir' : 'file';

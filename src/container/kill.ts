@@ -29,7 +29,7 @@ export async function killContainer(store: StateStore, id: string, signalText: s
   if (signal === 9 && status === 'paused' && record.cgroup) (await managerFor(record.cgroup)).thaw();
 }
 
-export async function signalProcess(pid: number, startTime: string, signal: number): Promise<boolean> {
+async function signalProcess(pid: number, startTime: string, signal: number): Promise<boolean> {
   let pidfd: number;
   try {
     pidfd = pidfdOpen(pid);

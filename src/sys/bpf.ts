@@ -37,7 +37,7 @@ function bpf(cmd: number, attr: Buffer, step: string): number {
 }
 
 /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program; on a verifier error, the verifier's log is in the message. */
-export function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
+function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
   const code = ffi().pinned(insns.length);
   const lic = ffi().pinned(license.length + 1);
   try {
@@ -95,7 +95,7 @@ function detach(cgroupFd: number, progFd: number): void {
 }
 
 /** The ids of the BPF_CGROUP_DEVICE programs attached to a cgroup (directly, not inherited). */
-export function queryDevicePrograms(cgroupFd: number): number[] {
+function queryDevicePrograms(cgroupFd: number): number[] {
   for (let size = 64, tries = 0; tries < 10; tries++) {
     const ids = ffi().pinned(size * 4);
     try {

@@ -19,7 +19,7 @@ export class SyscallError extends TsruncError {
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /** "EPERM (operation not permitted)": the name for people who grep, the text for everyone else. */
-export function errnoText(errno: number): string {
+function errnoText(errno: number): string {
   const name = errnoNames.get(errno) ?? `errno ${errno}`;
   const text = strerror(errno);
   return text ? `${name} (${text})` : name;

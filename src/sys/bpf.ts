@@ -94,8 +94,8 @@ function detach(cgroupFd: number, progFd: number): void {
   bpf(BPF_PROG_DETACH, attr, 'bpf(BPF_PROG_DETACH)');
 }
 
-/** The ids of the BPF_CGROUP_DEVICE programs attached to a cgroup (directly, not inherited). */
-function queryDevicePrograms(cgroupFd: number): number[] {
+/** The ids of the BPF_CGROUP_DEVICE programs attached to a cgroup (directly, not inherited); the VM checks (test/cgroups/vm/v2-checks.cjs) read them too. */
+export function queryDevicePrograms(cgroupFd: number): number[] {
   for (let size = 64, tries = 0; tries < 10; tries++) {
     const ids = ffi().pinned(size * 4);
     try {

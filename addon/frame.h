@@ -1,6 +1,6 @@
 /*
  * Frames and fields of the wire protocol between tsrunc and tsrunc-init
- * (protocol.h): a little-endian u32
+ * (PROTOCOL.md, src/init/protocol.ts): a little-endian u32
  * length, then a body read field by field (u32, u64, str = u32 length +
  * bytes, strs = u32 count + str...). A short or oversized body sets
  * msg.bad instead of reading past the end.

@@ -5,7 +5,7 @@
  * kernel refuses setns() into user and mount namespaces to multi-threaded
  * processes; no JavaScript may run in a child after clone() either. So
  * TypeScript decides every step and sends it here as a typed request over a
- * socketpair (see protocol.h); this program performs it and answers with the
+ * socketpair (see PROTOCOL.md; the requests are defined in src/init/protocol.ts); this program performs it and answers with the
  * result and errno. It holds no policy: it parses no JSON, knows no config.
  *
  * Steps that must not be split by a round trip stay whole here: resolving a
@@ -55,7 +55,7 @@
 #include <linux/seccomp.h>
 
 #include "frame.h"
-#include "protocol.h"
+#include "build/protocol.h" /* generated from src/init/protocol.ts */
 #include "request.h"
 
 #ifndef CLONE_INTO_CGROUP

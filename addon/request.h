@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "frame.h"
-#include "protocol.h"
+#include "build/protocol.h" /* generated from src/init/protocol.ts */
 
 #define REQ_MAX_NAMESPACES 16   /* OP_JOIN_NAMESPACES: one per namespace type, with room */
 /* strs: execve takes up to 6 MiB of strings and pointers (~629k of the shortest); tsrunc checks the kernel's limits first. */

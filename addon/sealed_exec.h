@@ -14,9 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
 
 /* Returns only on failure, with errno set. */
 static int sealed_execv(const char *path, char *const argv[], char *const envp[]) {

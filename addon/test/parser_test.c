@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 
 #include "../frame.h"
-#include "../protocol.h"
+#include "../build/protocol.h"
 #include "../request.h"
 
 static int passed, failed;

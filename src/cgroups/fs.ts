@@ -52,16 +52,3 @@ export function parseKeyValues(text: string): Record<string, number> {
   }
   return out;
 }
-
-/** Reads a number from a cgroup file; "max" (and v1's huge "unlimited") is returned as max. */
-export function readNumber(fs: CgroupFs, path: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  let text: string;
-  try {
-    text = fs.read(path).trim();
-  } catch {
-    return undefined;
-  }
-  if (text === 'max') return max;
-  const n = Number(text);
-  return Number.isFinite(n) ? n : undefined;
-}

@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { detectMode, parseProcCgroup, readHierarchies, type Hierarchy } from './detect';
 import type { CgroupMode, CgroupRecord } from './types';
 import { realFs, type CgroupFs } from './fs';
-// Pure path and property logic (the D-Bus half, systemd-unit.ts, loads on use).
-import { planSystemdCgroup } from './systemd';
-import { TsruncError, errnoOf } from '../sys/errors';
+import type { CgroupManager } from './resources';
+import { TsruncError } from '../sys/errors';
 import { statfsType } from '../sys/libc';
 
 /**
@@ -25,7 +24,9 @@ export function planCgroup(cgroupsPath: string | undefined, id: string, mode?: C
   const hs = (hierarchies ?? readHierarchies()).filter((h) => (m === 'unified' ? h.version === 2 : h.version === 1 || (m === 'hybrid' && h.mountPoint.endsWith('/unified'))));
   if (systemd) {
     const init = systemd.initCgroup ?? (m === 'unified' ? new Map<string, string>() : parseProcCgroup(readFileSync('/proc/1/cgroup', 'utf8')));
-    return planSystemdCgroup(cgroupsPath, id, m, hs, init);
+    // Required here, by a literal path: only --systemd-cgroup pays for the unit-property code (and the device rules it uses).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('./systemd') as typeof import('./systemd')).planSystemdCgroup(cgroupsPath, id, m, hs, init);
   }
   const own = ownCgroup ?? parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
   const configured = cgroupsPath ?? id;
@@ -105,7 +106,7 @@ export function joinCgroup(record: CgroupRecord, pid: number): void {
     try {
       writeFileSync(join(dir, 'cgroup.procs'), String(pid));
     } catch (err) {
-      throw new TsruncError(`join cgroup ${dir} (${key || 'cgroup2'}): ${(err as Error).message}`);
+      throw new TsruncError(`join cgroup ${dir} (${key || 'cgroup2'}): ${(err as Error).message}`, { cause: err });
     }
   }
 }
@@ -135,56 +136,6 @@ export function cgroupPids(record: CgroupRecord): number[] {
   return pids;
 }
 
-/**
- * Removes what tsrunc created: the container's own directories with any
- * cgroups the container made inside them, then the ancestors tsrunc created
- * on the way there, deepest first, each only if nothing else lives in it
- * now (another container may share a parent like /machine). A cgroup is
- * busy for a moment after its last process died, so EBUSY is retried
- * briefly for the container's own directories.
- */
-export async function destroyCgroup(record: CgroupRecord, warn?: (msg: string) => void): Promise<void> {
-  // systemd driver: the unit goes first (systemd kills what is left and removes the scope's cgroup).
-  if (record.systemd?.started) await (await import('./systemd-unit')).stopScope(record, warn);
-  const failures: string[] = [];
-  const removeTree = async (dir: string) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (err) {
-      if (errnoOf(err) === 'ENOENT') return;
-      throw err;
-    }
-    for (const e of entries) if (e.isDirectory()) await removeTree(join(dir, e.name));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(dir);
-        return;
-      } catch (err) {
-        const code = errnoOf(err);
-        if (code === 'ENOENT') return;
-        if (code !== 'EBUSY' || attempt >= 200) {
-          failures.push(`${dir}: ${code ?? (err as Error).message}`);
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-  };
-  const own = new Set(Object.values(record.dirs));
-  const deepestFirst = (a: string, b: string) => b.length - a.length;
-  for (const dir of record.created.filter((d) => own.has(d)).sort(deepestFirst)) await removeTree(dir);
-  for (const dir of record.created.filter((d) => !own.has(d)).sort(deepestFirst)) {
-    try {
-      rmdirSync(dir);
-    } catch (err) {
-      const code = errnoOf(err);
-      // Still in use (another cgroup inside): it stays.
-      if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EBUSY') failures.push(`${dir}: ${code ?? (err as Error).message}`);
-    }
-  }
-  if (failures.length) throw new TsruncError(`remove cgroup: ${failures.join('; ')}`);
-}
 
 /**
  * Before a v2 cgroup can use a controller, every ancestor must enable it
@@ -219,4 +170,14 @@ export function enableControllers(dir: string, fs: CgroupFs = realFs): void {
       }
     }
   }
+}
+
+/** The manager of a cgroup record's mode (v2.ts, with the eBPF device code, is loaded only for unified hosts). */
+export async function managerFor(record: CgroupRecord, fs?: CgroupFs): Promise<CgroupManager> {
+  if (record.mode === 'unified') {
+    const { V2Manager } = await import('./v2');
+    return new V2Manager(record, fs);
+  }
+  const { V1Manager } = await import('./v1');
+  return new V1Manager(record, fs);
 }

@@ -1,6 +1,15 @@
 import type { Device, Resources } from '../spec/types';
-import type { CgroupFs } from './fs';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { TsruncError } from '../sys/errors';
+import { writeField, type CgroupFs } from './fs';
 import type { CgroupRecord } from './types';
+
+/*
+ * What both cgroup managers share: the CgroupManager interface and the
+ * conversions and file helpers V1Manager and V2Manager both use (managerFor,
+ * which picks one, is in manager.ts: this module imports neither).
+ */
 
 /**
  * One interface over the cgroup modes: a manager applies linux.resources to
@@ -92,11 +101,60 @@ export function counter(text: string | undefined): number | bigint {
   return Number.isSafeInteger(n) ? n : BigInt(t);
 }
 
-export async function managerFor(record: CgroupRecord, fs?: CgroupFs): Promise<CgroupManager> {
-  if (record.mode === 'unified') {
-    const { V2Manager } = await import('./v2');
-    return new V2Manager(record, fs);
+export function rdmaLine(dev: string, l: { hcaHandles?: number; hcaObjects?: number }): string {
+  let s = dev;
+  if (l.hcaHandles !== undefined) s += ` hca_handle=${l.hcaHandles}`;
+  if (l.hcaObjects !== undefined) s += ` hca_object=${l.hcaObjects}`;
+  return s;
+}
+
+/** A `unified` key/value: a file name (no slashes) in the cgroup2 directory; multi-line values go line by line. */
+export function writeUnified(fs: CgroupFs, dir: string, key: string, value: string, controllers: Set<string>): void {
+  const field = `linux.resources.unified.${key}`;
+  if (key.includes('/') || key === '.' || key === '..') throw new TsruncError(`${field}: must be a file name (no slashes)`);
+  if (!fs.exists(join(dir, key))) {
+    const ctrl = key.split('.')[0];
+    if (!key.includes('.')) throw new TsruncError(`${field}: must be in the form CONTROLLER.PARAMETER`);
+    if (ctrl !== 'cgroup' && !controllers.has(ctrl)) throw new TsruncError(`${field}: the ${ctrl} controller is not available in ${dir}`);
+    throw new TsruncError(`${field}: ${dir} has no such file`);
   }
-  const { V1Manager } = await import('./v1');
-  return new V1Manager(record, fs);
+  const lines = value.split('\n').filter((l) => l !== '');
+  for (const line of lines.length ? lines : ['']) writeField(fs, field, dir, key, line);
+}
+
+/** "0-2,4" -> [0,1,2,4] */
+export function cpuList(text: string | undefined): number[] {
+  const out: number[] = [];
+  for (const part of (text ?? '').trim().split(',').filter(Boolean)) {
+    const [a, b] = part.split('-').map(Number);
+    for (let i = a; i <= (b ?? a); i++) out.push(i);
+  }
+  return out;
+}
+
+export function omitZero(o: Record<string, number | bigint | undefined>): Record<string, number | bigint> {
+  const out: Record<string, number | bigint> = {};
+  for (const [k, v] of Object.entries(o)) if (v) out[k] = v;
+  return out;
+}
+
+export function memoryEntry(e: { limit: number | bigint; usage: number | bigint; max: number | bigint; failcnt: number | bigint }): Record<string, unknown> | undefined {
+  if (!e.limit && !e.usage && !e.max && !e.failcnt) return undefined;
+  const out: Record<string, unknown> = { limit: e.limit };
+  if (e.usage) out.usage = e.usage;
+  if (e.max) out.max = e.max;
+  out.failcnt = e.failcnt;
+  return out;
+}
+
+/** The host's huge page sizes as the hugetlb files name them ("2MB", "1GB"). */
+export function hugePageSizes(): string[] {
+  try {
+    return readdirSync('/sys/kernel/mm/hugepages').map((n) => {
+      const kb = Number(/^hugepages-(\d+)kB$/.exec(n)?.[1]);
+      return kb >= 1048576 ? `${kb / 1048576}GB` : kb >= 1024 ? `${kb / 1024}MB` : `${kb}KB`;
+    });
+  } catch {
+    return [];
+  }
 }

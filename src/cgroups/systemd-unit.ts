@@ -3,8 +3,7 @@ import { DBusConnection, DBusConnectionError, DBusError, socketPathsOf } from '.
 import { variant, type Message, type Variant } from '../dbus/marshal';
 import type { Device, Resources } from '../spec/types';
 import { TsruncError } from '../sys/errors';
-import { createCgroup, joinCgroup } from './manager';
-import { managerFor } from './resources';
+import { createCgroup, joinCgroup, managerFor } from './manager';
 import { needsVersion, resourceProperties, scopeProperties, type PropertyContext, type UnitProperty } from './systemd';
 import type { CgroupRecord } from './types';
 

@@ -1,10 +1,10 @@
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { TsruncError, errnoOf } from '../sys/errors';
 import { containerRules, DeviceEmulator, v1Transition } from './devices';
 import { fieldError, parseKeyValues, realFs, writeField, type CgroupFs } from './fs';
-import { counter, isSet, type ApplyOptions, type CgroupManager, type Stats } from './resources';
+import { counter, cpuList, hugePageSizes, isSet, memoryEntry, omitZero, rdmaLine, writeUnified, type ApplyOptions, type CgroupManager, type Stats } from './resources';
+import { freezerOf } from './freezer';
 import type { CgroupRecord } from './types';
 
 const R = 'linux.resources';
@@ -343,42 +343,17 @@ export class V1Manager implements CgroupManager {
     for (const [k, v] of entries) writeUnified(this.fs, d, k, v, new Set());
   }
 
-  async freeze(): Promise<void> {
-    const d = this.dir('freezer');
-    if (d === undefined) throw new TsruncError('the freezer controller is not mounted: cannot pause');
-    for (let i = 0; i < 1000; i++) {
-      if (i % 50 === 49) {
-        // New processes may keep appearing: thawing for a moment helps (runc).
-        this.fs.write(join(d, 'freezer.state'), 'THAWED');
-        await new Promise((res) => setTimeout(res, 10));
-      }
-      try {
-        this.fs.write(join(d, 'freezer.state'), 'FROZEN');
-      } catch (err) {
-        this.thaw();
-        throw fieldError('pause', `write FROZEN to ${d}/freezer.state`, err);
-      }
-      const state = this.read(d, 'freezer.state')?.trim();
-      if (state === 'FROZEN') return;
-      if (state !== 'FREEZING') {
-        this.thaw();
-        throw new TsruncError(`pause: unexpected freezer state ${JSON.stringify(state)}`);
-      }
-      if (i % 25 === 24) await new Promise((res) => setTimeout(res, 1));
-    }
-    this.thaw();
-    throw new TsruncError('pause: the cgroup stayed FREEZING: unable to freeze');
+  // The freezer (freezer.ts).
+  freeze(): Promise<void> {
+    return freezerOf(this.record, this.fs).freeze();
   }
 
   thaw(): void {
-    const d = this.dir('freezer');
-    if (d === undefined) return;
-    writeField(this.fs, 'resume', d, 'freezer.state', 'THAWED');
+    freezerOf(this.record, this.fs).thaw();
   }
 
   isFrozen(): boolean {
-    const d = this.dir('freezer');
-    return d !== undefined && this.read(d, 'freezer.state')?.trim() === 'FROZEN';
+    return freezerOf(this.record, this.fs).isFrozen();
   }
 
   oomCount(): number {
@@ -504,52 +479,6 @@ export class V1Manager implements CgroupManager {
   }
 }
 
-export function rdmaLine(dev: string, l: { hcaHandles?: number; hcaObjects?: number }): string {
-  let s = dev;
-  if (l.hcaHandles !== undefined) s += ` hca_handle=${l.hcaHandles}`;
-  if (l.hcaObjects !== undefined) s += ` hca_object=${l.hcaObjects}`;
-  return s;
-}
-
-/** A `unified` key/value: a file name (no slashes) in the cgroup2 directory; multi-line values go line by line. */
-export function writeUnified(fs: CgroupFs, dir: string, key: string, value: string, controllers: Set<string>): void {
-  const field = `${R}.unified.${key}`;
-  if (key.includes('/') || key === '.' || key === '..') throw new TsruncError(`${field}: must be a file name (no slashes)`);
-  if (!fs.exists(join(dir, key))) {
-    const ctrl = key.split('.')[0];
-    if (!key.includes('.')) throw new TsruncError(`${field}: must be in the form CONTROLLER.PARAMETER`);
-    if (ctrl !== 'cgroup' && !controllers.has(ctrl)) throw new TsruncError(`${field}: the ${ctrl} controller is not available in ${dir}`);
-    throw new TsruncError(`${field}: ${dir} has no such file`);
-  }
-  const lines = value.split('\n').filter((l) => l !== '');
-  for (const line of lines.length ? lines : ['']) writeField(fs, field, dir, key, line);
-}
-
-/** "0-2,4" -> [0,1,2,4] */
-export function cpuList(text: string | undefined): number[] {
-  const out: number[] = [];
-  for (const part of (text ?? '').trim().split(',').filter(Boolean)) {
-    const [a, b] = part.split('-').map(Number);
-    for (let i = a; i <= (b ?? a); i++) out.push(i);
-  }
-  return out;
-}
-
-export function omitZero(o: Record<string, number | bigint | undefined>): Record<string, number | bigint> {
-  const out: Record<string, number | bigint> = {};
-  for (const [k, v] of Object.entries(o)) if (v) out[k] = v;
-  return out;
-}
-
-export function memoryEntry(e: { limit: number | bigint; usage: number | bigint; max: number | bigint; failcnt: number | bigint }): Record<string, unknown> | undefined {
-  if (!e.limit && !e.usage && !e.max && !e.failcnt) return undefined;
-  const out: Record<string, unknown> = { limit: e.limit };
-  if (e.usage) out.usage = e.usage;
-  if (e.max) out.max = e.max;
-  out.failcnt = e.failcnt;
-  return out;
-}
-
 function limitOrZero(text: string | undefined): number | bigint {
   return text?.trim() === 'max' ? 0 : counter(text);
 }
@@ -570,16 +499,4 @@ function blkioEntries(text: string): Record<string, unknown>[] {
     out.push(e);
   }
   return out;
-}
-
-/** The host's huge page sizes as the hugetlb files name them ("2MB", "1GB"). */
-export function hugePageSizes(): string[] {
-  try {
-    return readdirSync('/sys/kernel/mm/hugepages').map((n) => {
-      const kb = Number(/^hugepages-(\d+)kB$/.exec(n)?.[1]);
-      return kb >= 1048576 ? `${kb / 1048576}GB` : kb >= 1024 ? `${kb / 1024}MB` : `${kb}KB`;
-    });
-  } catch {
-    return [];
-  }
 }

@@ -3,9 +3,9 @@ import type { Resources } from '../spec/types';
 import { TsruncError, errnoOf } from '../sys/errors';
 import { containerRules, deviceFilterProgram } from './devices';
 import { fieldError, parseKeyValues, realFs, writeField, type CgroupFs } from './fs';
-import { blkioToIoWeight, counter, isSet, sharesToWeight, swapToV2, v2Limit, type ApplyOptions, type CgroupManager, type Stats } from './resources';
+import { blkioToIoWeight, counter, cpuList, hugePageSizes, isSet, memoryEntry, omitZero, rdmaLine, sharesToWeight, swapToV2, v2Limit, writeUnified, type ApplyOptions, type CgroupManager, type Stats } from './resources';
+import { freezerOf } from './freezer';
 import type { CgroupRecord } from './types';
-import { cpuList, hugePageSizes, memoryEntry, omitZero, rdmaLine, writeUnified } from './v1';
 import { attachDeviceFilter } from '../sys/bpf';
 
 const R = 'linux.resources';
@@ -99,7 +99,7 @@ export class V2Manager implements CgroupManager {
     try {
       v2swap = swapToV2(swap, limit);
     } catch (err) {
-      throw new TsruncError(`${R}.memory.swap: ${(err as Error).message}`);
+      throw new TsruncError(`${R}.memory.swap: ${(err as Error).message}`, { cause: err });
     }
     let swapText = v2Limit(v2swap);
     // memory and memory+swap set to the same value: no swap at all.
@@ -207,7 +207,7 @@ export class V2Manager implements CgroupManager {
     try {
       this.attachDevices(this.dir, program);
     } catch (err) {
-      throw new TsruncError(`${R}.devices: installing the eBPF device filter on ${this.dir}: ${(err as Error).message}`);
+      throw new TsruncError(`${R}.devices: installing the eBPF device filter on ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -237,24 +237,17 @@ export class V2Manager implements CgroupManager {
     if (n?.priorities?.length) throw new TsruncError(`${R}.network.priorities: cgroup v2 has no net_prio controller`);
   }
 
-  async freeze(): Promise<void> {
-    if (!this.fs.exists(join(this.dir, 'cgroup.freeze'))) throw new TsruncError(`${this.dir} has no cgroup.freeze (kernel < 5.2): cannot pause`);
-    writeField(this.fs, 'pause', this.dir, 'cgroup.freeze', '1');
-    for (let i = 0; i < 1000; i++) {
-      if (this.isFrozen()) return;
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    this.thaw();
-    throw new TsruncError(`pause: ${this.dir} did not become frozen within 10s`);
+  // The freezer (freezer.ts).
+  freeze(): Promise<void> {
+    return freezerOf(this.record, this.fs).freeze();
   }
 
   thaw(): void {
-    if (!this.fs.exists(join(this.dir, 'cgroup.freeze'))) return;
-    writeField(this.fs, 'resume', this.dir, 'cgroup.freeze', '0');
+    freezerOf(this.record, this.fs).thaw();
   }
 
   isFrozen(): boolean {
-    return /^frozen 1$/m.test(this.read('cgroup.events') ?? '');
+    return freezerOf(this.record, this.fs).isFrozen();
   }
 
   oomCount(): number {

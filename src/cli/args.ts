@@ -16,7 +16,7 @@ export type FlagType = 'bool' | 'string' | 'int' | 'list';
 
 export interface FlagSpec {
   name: string;
-  alias?: string[];
+  alias?: readonly string[];
   type: FlagType;
   help: string;
   /** Shown in help as the value's name, e.g. "DIR". */
@@ -26,12 +26,32 @@ export interface FlagSpec {
 
 export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
 
-export interface Parsed {
-  flags: FlagValues;
+/** A flag spec whose name and type stay literal, so a table of them can give its options' type. */
+export function flag<const S extends FlagSpec>(spec: S): S {
+  return spec;
+}
+
+type ValueOf<T extends FlagType> = T extends 'bool' ? boolean : T extends 'int' ? number : T extends 'list' ? string[] : string;
+
+/**
+ * What parseArgs gives for a table of flags, as a type: one property per flag
+ * name, its value's type by the flag's type; undefined when not given, unless
+ * the flag has a default (lists start empty). OptionsOf<[{ name: 'bundle',
+ * type: 'string' }, { name: 'preserve-fds', type: 'int', default: 0 }]> is
+ * { bundle: string | undefined; 'preserve-fds': number }.
+ */
+export type OptionsOf<F extends readonly FlagSpec[]> = {
+  [S in F[number] as S['name']]: S extends { default: string | number | boolean } ? ValueOf<S['type']>
+    : S['type'] extends 'list' ? string[] : ValueOf<S['type']> | undefined;
+};
+
+export interface Parsed<F = FlagValues> {
+  flags: F;
   positionals: string[];
 }
 
-export function parseArgs(argv: string[], specs: FlagSpec[], stopAtFirstPositional = false): Parsed {
+/** The flags (typed by their table: OptionsOf<F>) and the positional arguments of a command line. */
+export function parseArgs<const F extends readonly FlagSpec[]>(argv: string[], specs: F, stopAtFirstPositional = false): Parsed<OptionsOf<F>> {
   const byName = new Map<string, FlagSpec>();
   for (const spec of specs) for (const n of [spec.name, ...(spec.alias ?? [])]) byName.set(n, spec);
   const flags: FlagValues = {};
@@ -79,10 +99,10 @@ export function parseArgs(argv: string[], specs: FlagSpec[], stopAtFirstPosition
       flags[spec.name] = value;
     }
   }
-  return { flags, positionals };
+  return { flags: flags as OptionsOf<F>, positionals };
 }
 
-export function formatFlags(specs: FlagSpec[]): string {
+export function formatFlags(specs: readonly FlagSpec[]): string {
   const rows = specs.map((s) => {
     const names = [s.name, ...(s.alias ?? [])].map((n) => (n.length === 1 ? `-${n}` : `--${n}`)).join(', ');
     const value = s.type === 'bool' ? '' : ` ${s.value ?? 'value'}`;

@@ -16,9 +16,10 @@ export interface GlobalOptions {
  * process.chdir or read globals: they get their inputs here and return an
  * exit status, so a warm process could serve many invocations later.
  */
-export interface CommandContext {
+export interface CommandContext<F = FlagValues> {
   global: GlobalOptions;
-  flags: FlagValues;
+  /** The command's options, typed by its flag table (Flags<'create'> for create). */
+  flags: F;
   args: string[];
   log: Logger;
   env: NodeJS.ProcessEnv;
@@ -36,4 +37,4 @@ export interface CommandContext {
   self: string[];
 }
 
-export type Handler = (ctx: CommandContext) => Promise<number>;
+export type Handler<F = FlagValues> = (ctx: CommandContext<F>) => Promise<number>;

@@ -6,7 +6,7 @@
  * nothing heavy is loaded at module load (the schema validators, libseccomp
  * and the FFI are loaded by the commands that use them).
  */
-import { formatFlags, parseArgs, type FlagSpec } from './args';
+import { flag, formatFlags, parseArgs } from './args';
 import { commands, findCommand, type CommandSpec } from './commands';
 import type { CommandContext, GlobalOptions } from './context';
 import { TsruncError } from '../sys/errors';
@@ -16,19 +16,19 @@ import { writeAll } from '../sys/stdio';
 
 export const SPEC_VERSION = '1.3.0';
 
-const globalFlags: FlagSpec[] = [
-  { name: 'root', type: 'string', value: 'DIR', default: '/run/tsrunc', help: 'directory for the state of containers' },
-  { name: 'log', type: 'string', value: 'FILE', help: 'append log lines to FILE instead of stderr' },
-  { name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log format' },
-  { name: 'debug', type: 'bool', help: 'log debug messages' },
-  { name: 'systemd-cgroup', type: 'bool', help: 'manage cgroups through systemd (needs systemd as PID 1)' },
-  { name: 'rootless', type: 'string', value: 'true|false|auto', default: 'auto', help: 'accepted for runc compatibility; tsrunc runs as root' },
-  { name: 'criu', type: 'string', value: 'PATH', help: 'accepted for runc compatibility; checkpoint/restore is not supported' },
-  { name: 'help', alias: ['h'], type: 'bool', help: 'show help' },
-  { name: 'version', alias: ['v'], type: 'bool', help: 'print the version' },
-];
+const helpFlag = flag({ name: 'help', alias: ['h'], type: 'bool', help: 'show help' });
 
-const helpFlag: FlagSpec = { name: 'help', alias: ['h'], type: 'bool', help: 'show help' };
+const globalFlags = [
+  flag({ name: 'root', type: 'string', value: 'DIR', default: '/run/tsrunc', help: 'directory for the state of containers' }),
+  flag({ name: 'log', type: 'string', value: 'FILE', help: 'append log lines to FILE instead of stderr' }),
+  flag({ name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log format' }),
+  flag({ name: 'debug', type: 'bool', help: 'log debug messages' }),
+  flag({ name: 'systemd-cgroup', type: 'bool', help: 'manage cgroups through systemd (needs systemd as PID 1)' }),
+  flag({ name: 'rootless', type: 'string', value: 'true|false|auto', default: 'auto', help: 'accepted for runc compatibility; tsrunc runs as root' }),
+  flag({ name: 'criu', type: 'string', value: 'PATH', help: 'accepted for runc compatibility; checkpoint/restore is not supported' }),
+  helpFlag,
+  flag({ name: 'version', alias: ['v'], type: 'bool', help: 'print the version' }),
+] as const;
 
 function version(): string {
   const v = tsruncVersion();
@@ -75,8 +75,8 @@ export async function main(argv: string[], inv: Invocation): Promise<number> {
     const format = g['log-format'];
     if (format !== 'text' && format !== 'json') throw new TsruncError(`invalid --log-format ${JSON.stringify(format)}: must be text or json`);
     const global: GlobalOptions = {
-      root: g.root as string,
-      log: g.log as string | undefined,
+      root: g.root,
+      log: g.log,
       logFormat: format,
       debug: g.debug === true,
       systemdCgroup: g['systemd-cgroup'] === true,

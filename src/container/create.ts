@@ -1,16 +1,16 @@
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createCgroup, destroyCgroup, planCgroup } from '../cgroups/manager';
+import { createCgroup, planCgroup } from '../cgroups/manager';
+import { destroyCgroup } from '../cgroups/destroy';
 import { parseProcCgroup, readHierarchies } from '../cgroups/detect';
 import type { CgroupRecord } from '../cgroups/types';
 import { launchInit, type LaunchedInit, type Supervision } from '../init/launch';
 import { checkNamespacePath } from '../linux/namespaces';
-import { isAtOrBelow, mountPointsOf } from '../linux/mounts';
-import { loadConfig, ValidationError } from '../spec/validate';
+import { loadConfig, ValidationError } from '../config/validate';
 import { lsmSupport, type LsmSupport } from '../linux/lsm';
 import { boundingSet } from '../linux/capabilities';
 import type { Spec } from '../spec/types';
-import { isAlive, readProcStat } from '../state/proc';
+import { readProcStat } from '../linux/proc';
 import { StateStore, validateId, writeAtomic, writePidFile, type ContainerRecord } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
@@ -18,7 +18,8 @@ import { RealHostSide } from './host';
 import { runPoststopHooks } from './hooks';
 import { sessionKeyringName, setupContainer } from './setup';
 import { ociState } from './status';
-import { mkfifo, umount2, MNT_DETACH } from '../sys/libc';
+import { mkfifo } from '../sys/libc';
+import { killAndWait, unmountUnder } from './teardown';
 
 export interface CreateOptions {
   store: StateStore;
@@ -104,7 +105,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
       createCgroup(cgroup);
       o.store.write(record);
       // The limits are in place before the container's first process exists (it joins right after clone).
-      const { managerFor } = await import('../cgroups/resources');
+      const { managerFor } = await import('../cgroups/manager');
       (await managerFor(cgroup)).apply(spec.linux?.resources ?? {}, { warn: (m) => o.log.warn(m), devices: spec.linux?.devices, applyDevices: true });
     }
     launched = await launchInit({ preserveFds: o.preserveFds, supervision: o.supervision, consolePair: ownConsole });
@@ -162,36 +163,6 @@ async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord
   if (spec.hooks?.poststop?.length) await runPoststopHooks(spec.hooks.poststop, JSON.stringify(ociState(record, 'stopped')), o.bundle, o.log);
 }
 
-/** SIGKILL pid (if it is still the process we started) and wait until it is gone. */
-export async function killAndWait(pid: number, startTime: string | undefined, timeoutMs = 10_000): Promise<void> {
-  if (startTime === undefined || !isAlive(pid, startTime)) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid, startTime)) {
-    if (Date.now() > deadline) throw new TsruncError(`process ${pid} did not die after SIGKILL`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/**
- * Unmounts everything mounted on or below dir in tsrunc's mount namespace,
- * deepest first: what a container without its own mount namespace left.
- */
-export async function unmountUnder(dir: string): Promise<void> {
-  const points = mountPointsOf(readFileSync('/proc/self/mountinfo', 'utf8')).filter((p) => isAtOrBelow(p, dir));
-  for (const p of [...new Set(points)].sort((a, b) => b.length - a.length)) {
-    try {
-      umount2(p, MNT_DETACH);
-    } catch {
-      // already gone with its parent
-    }
-  }
-}
-
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -226,7 +197,7 @@ function checkSocket(path: string, what: string): void {
   try {
     st = statSync(path);
   } catch (err) {
-    throw new TsruncError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new TsruncError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   if (!st.isSocket()) throw new TsruncError(`${what} ${path}: not a unix socket`);
 }

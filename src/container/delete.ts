@@ -1,10 +1,12 @@
-import { writeFileSync } from 'node:fs';
-import { destroyCgroup, cgroupPids } from '../cgroups/manager';
-import { isAlive } from '../state/proc';
+import { freezerOf } from '../cgroups/freezer';
+import { cgroupPids } from '../cgroups/manager';
+import { destroyCgroup } from '../cgroups/destroy';
+import type { CgroupRecord } from '../cgroups/types';
+import { isAlive } from '../linux/proc';
 import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';
-import { killAndWait, unmountUnder } from './create';
+import { killAndWait, unmountUnder } from './teardown';
 import { runPoststopHooks } from './hooks';
 import { signalAll } from './kill';
 import { loadContainer, loadSavedConfig } from './load';
@@ -45,7 +47,7 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
     // A paused container: frozen processes die of SIGKILL only when thawed, so kill them all, then thaw.
     if (status === 'paused' && record.cgroup) {
       await signalAll(record, 9);
-      await thaw(record.cgroup);
+      thawQuietly(record.cgroup);
     }
     if (record.pid !== undefined) await killAndWait(record.pid, record.pidStartTime);
     if (record.hostMounts) await unmountUnder(record.rootfs);
@@ -64,10 +66,10 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
   }
 }
 
-async function thaw(cgroup: import('../cgroups/types').CgroupRecord): Promise<void> {
+/** After the SIGKILLs: frozen processes die once thawed. A failure here only leaves them for the cgroup sweep below. */
+function thawQuietly(cgroup: CgroupRecord): void {
   try {
-    if (cgroup.mode === 'unified') writeFileSync(`${cgroup.dirs['']}/cgroup.freeze`, '0');
-    else if (cgroup.dirs.freezer) writeFileSync(`${cgroup.dirs.freezer}/freezer.state`, 'THAWED');
+    freezerOf(cgroup).thaw();
   } catch {
     // nothing frozen to thaw
   }

@@ -1,4 +1,5 @@
-import { managerFor, statsJson } from '../cgroups/resources';
+import { statsJson } from '../cgroups/resources';
+import { managerFor } from '../cgroups/manager';
 import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import { loadContainer } from './load';

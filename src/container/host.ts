@@ -20,6 +20,14 @@ export class RealHostSide implements HostSide {
     private readonly placeInCgroup?: (pid: number) => Promise<void>,
   ) {}
 
+  setgroupsAllowed(pid: number): boolean {
+    try {
+      return readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() !== 'deny';
+    } catch {
+      return true; // no such file: a kernel before 3.19, where setgroups is always allowed
+    }
+  }
+
   statSource(path: string): 'dir' | 'file' | 'missing' {
     try {
       return statSync(path).isDirectory() ? 'dir' : 'file';
@@ -35,7 +43,7 @@ export class RealHostSide implements HostSide {
       try {
         writeFileSync(`/proc/${pid}/${file}`, map);
       } catch (err) {
-        throw new TsruncError(`write /proc/${pid}/${file}: ${(err as Error).message}`);
+        throw new TsruncError(`write /proc/${pid}/${file}: ${(err as Error).message}`, { cause: err });
       }
     }
   }
@@ -49,7 +57,7 @@ export class RealHostSide implements HostSide {
     try {
       writeFileSync(`/proc/${pid}/oom_score_adj`, String(score));
     } catch (err) {
-      throw new TsruncError(`process.oomScoreAdj: write ${score} to /proc/${pid}/oom_score_adj: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new TsruncError(`process.oomScoreAdj: write ${score} to /proc/${pid}/oom_score_adj: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
   }
 
@@ -57,7 +65,7 @@ export class RealHostSide implements HostSide {
     try {
       ioprioSet(pid, ioprio);
     } catch (err) {
-      throw new TsruncError(`process.ioPriority: ${(err as Error).message}`);
+      throw new TsruncError(`process.ioPriority: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -65,7 +73,7 @@ export class RealHostSide implements HostSide {
     try {
       schedSetattr(pid, attr);
     } catch (err) {
-      throw new TsruncError(`process.scheduler: ${(err as Error).message}`);
+      throw new TsruncError(`process.scheduler: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -1,12 +1,16 @@
-import { closeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { freezerOf, type Freezer } from '../cgroups/freezer';
 import { cgroupPids } from '../cgroups/manager';
-import { managerFor } from '../cgroups/resources';
+import type { CgroupRecord } from '../cgroups/types';
+import { realHostSys, type HostSys } from '../linux/host';
 import { parseSignal } from '../linux/signals';
-import { isAlive, readProcStat } from '../state/proc';
+import { isAlive } from '../linux/proc';
 import type { ContainerRecord, StateStore } from '../state/store';
-import { TsruncError } from '../sys/errors';
+import { SyscallError, TsruncError } from '../sys/errors';
 import { loadContainer } from './load';
-import { pidfdOpen, pidfdSendSignal } from '../sys/libc';
+
+const { ESRCH } = constants.errno;
+const SIGKILL = constants.signals.SIGKILL;
 
 /**
  * `kill`: signal the container's process, or with --all every process in its
@@ -24,31 +28,42 @@ export async function killContainer(store: StateStore, id: string, signalText: s
   }
   await signalProcess(record.pid!, record.pidStartTime!, signal);
   // A frozen process (v1 freezer) dies of SIGKILL only once thawed: runc thaws a paused container it kills.
-  if (signal === 9 && status === 'paused' && record.cgroup) (await managerFor(record.cgroup)).thaw();
+  if (signal === SIGKILL && status === 'paused' && record.cgroup) freezerOf(record.cgroup).thaw();
 }
 
-export async function signalProcess(pid: number, startTime: string, signal: number): Promise<boolean> {
+/** Signals pid if it is still the process that had startTime; false when it is gone (or never was ours). */
+export async function signalProcess(pid: number, startTime: string, signal: number, sys: HostSys = realHostSys): Promise<boolean> {
   let pidfd: number;
   try {
-    pidfd = pidfdOpen(pid);
-  } catch {
-    return false; // gone
+    pidfd = sys.pidfdOpen(pid);
+  } catch (err) {
+    if (err instanceof SyscallError && err.errno === ESRCH) return false; // gone
+    throw new TsruncError(`signal ${signal} to process ${pid}: ${(err as Error).message}`, { cause: err });
   }
   try {
     // The pidfd pins this exact process: check it is still ours, then signal through it.
-    if (!isAlive(pid, startTime)) return false;
+    if (!isAlive(pid, startTime, (p) => sys.readProcStat(p))) return false;
     try {
-      pidfdSendSignal(pidfd, signal);
+      sys.pidfdSendSignal(pidfd, signal);
     } catch (err) {
       // It ended since the check (killing a pid namespace's init ends the rest of it at once).
-      if ((err as { errno?: number }).errno === 3 /* ESRCH */) return false;
-      throw err;
+      if (err instanceof SyscallError && err.errno === ESRCH) return false;
+      throw new TsruncError(`signal ${signal} to process ${pid}: ${(err as Error).message}`, { cause: err });
     }
     return true;
   } finally {
-    closeSync(pidfd);
+    sys.close(pidfd);
   }
 }
+
+/** What signalAll works with: the host's processes, the cgroup's members and its freezer. */
+export interface SignalAllDeps {
+  sys: HostSys;
+  pids(cgroup: CgroupRecord): number[];
+  freezer(cgroup: CgroupRecord): Freezer;
+}
+
+const realDeps: SignalAllDeps = { sys: realHostSys, pids: cgroupPids, freezer: (c) => freezerOf(c) };
 
 /**
  * Every process of the container: those in its cgroup (nested cgroups
@@ -56,32 +71,33 @@ export async function signalProcess(pid: number, startTime: string, signal: numb
  * process can fork a new one between the listing and the signals, and
  * thawed after (frozen processes die when thawed), as runc does.
  */
-export async function signalAll(record: ContainerRecord, signal: number): Promise<void> {
-  const manager = signal === 9 && record.cgroup ? await managerFor(record.cgroup) : undefined;
+export async function signalAll(record: ContainerRecord, signal: number, deps: SignalAllDeps = realDeps): Promise<void> {
+  const freezer = signal === SIGKILL && record.cgroup ? deps.freezer(record.cgroup) : undefined;
   let frozen = false;
-  if (manager) {
+  if (freezer) {
     try {
-      await manager.freeze();
+      await freezer.freeze();
       frozen = true;
     } catch {
       // no freezer (or it would not settle): kill without it
     }
   }
   try {
-    const targets = new Set<number>(record.cgroup ? cgroupPids(record.cgroup) : []);
-    if (record.pid !== undefined && record.pidStartTime !== undefined && isAlive(record.pid, record.pidStartTime)) targets.add(record.pid);
+    const targets = new Set<number>(record.cgroup ? deps.pids(record.cgroup) : []);
+    const read = (p: number) => deps.sys.readProcStat(p);
+    if (record.pid !== undefined && record.pidStartTime !== undefined && isAlive(record.pid, record.pidStartTime, read)) targets.add(record.pid);
     for (const pid of targets) {
-      const stat = readProcStat(pid);
-      if (stat) await signalProcess(pid, stat.startTime, signal);
+      const stat = read(pid);
+      if (stat) await signalProcess(pid, stat.startTime, signal, deps.sys);
     }
   } finally {
-    if (frozen || (manager && safeFrozen(manager))) manager!.thaw();
+    if (freezer && (frozen || safeFrozen(freezer))) freezer.thaw();
   }
 }
 
-function safeFrozen(m: import('../cgroups/resources').CgroupManager): boolean {
+function safeFrozen(f: Freezer): boolean {
   try {
-    return m.isFrozen();
+    return f.isFrozen();
   } catch {
     return false;
   }

@@ -1,4 +1,4 @@
-import { managerFor } from '../cgroups/resources';
+import { managerFor } from '../cgroups/manager';
 import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import { loadContainer } from './load';

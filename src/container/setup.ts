@@ -43,6 +43,8 @@ export interface HostSide {
   mountPointOf(path: string): string;
   /** Whole procfs and sysfs mounts in the mount namespace of pid (mount points as it sees them), deepest first. */
   procSysfsMountsOf(pid: number): string[];
+  /** Whether the user namespace pid is in allows setgroups(2) (/proc/<pid>/setgroups is not "deny"). */
+  setgroupsAllowed(pid: number): boolean;
 }
 
 export interface SetupOptions {
@@ -192,7 +194,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (spec.process) await configureProcess(ops, spec.process, {
     preserveFds: o.preserveFds,
     consoleFd,
-    setgroups: true,
+    setgroups: host.setgroupsAllowed(pid),
     seccomp: o.seccomp,
     lsm: o.lsm,
     personality: linux.personality ? PERSONALITY_DOMAINS[linux.personality.domain] : undefined,
@@ -426,6 +428,10 @@ export interface ProcessOptions {
 /** The process part, shared by create and exec: what runs, as whom, with which limits and privileges. */
 export async function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): Promise<void> {
   await ops.setExec(p.args ?? [], p.env ?? [], p.cwd);
+  // As runc: groups that cannot be set are an error, never silently left out.
+  if (!o.setgroups && p.user.additionalGids?.length) {
+    throw new TsruncError('process.user.additionalGids: cannot set additional groups: setgroups(2) is denied in the container\'s user namespace');
+  }
   await ops.setUser({ uid: p.user.uid, gid: p.user.gid, umask: p.user.umask, additionalGids: p.user.additionalGids ?? [], setgroups: o.setgroups });
   if (p.capabilities) {
     const { masks, unsupported, withheld } = capabilityMasks(p.capabilities, undefined, o.grantable);
@@ -468,6 +474,6 @@ function rlim(n: number): bigint {
   return n >= 2 ** 64 ? 0xffffffffffffffffn : BigInt(n);
 }
 
-export function hookRequest(hook: Hook, state: string): HookRequest {
+function hookRequest(hook: Hook, state: string): HookRequest {
   return { path: hook.path, args: hook.args ?? [], env: hook.env ?? [], timeout: hook.timeout ?? 0, stdin: state };
 }

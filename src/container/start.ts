@@ -4,7 +4,7 @@ import { runHooksOrThrow } from './hooks';
 import { deleteContainer } from './delete';
 import { loadContainer, loadSavedConfig } from './load';
 import { ociState } from './status';
-import { isAlive } from '../state/proc';
+import { isAlive } from '../linux/proc';
 import type { StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
 import type { Logger } from '../sys/log';

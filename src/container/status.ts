@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from '../state/proc';
+import { isAlive } from '../linux/proc';
 import type { ContainerRecord } from '../state/store';
 import type { State, Status } from '../spec/types';
-import type { CgroupRecord } from '../cgroups/types';
+import { freezerOf } from '../cgroups/freezer';
 
 /**
  * A container's status, derived from the live system rather than trusted
@@ -14,18 +14,8 @@ export function deriveStatus(record: ContainerRecord, stateDir: string): Status 
   if (record.creating) return isAlive(record.creating.pid, record.creating.startTime) ? 'creating' : 'stopped';
   if (record.pid === undefined || record.pidStartTime === undefined || !isAlive(record.pid, record.pidStartTime)) return 'stopped';
   if (existsSync(join(stateDir, 'exec.fifo'))) return 'created';
-  if (record.cgroup && isFrozen(record.cgroup)) return 'paused';
+  if (record.cgroup && freezerOf(record.cgroup).isFrozen()) return 'paused';
   return 'running';
-}
-
-function isFrozen(cgroup: CgroupRecord): boolean {
-  try {
-    if (cgroup.mode === 'unified') return /^frozen 1$/m.test(readFileSync(join(cgroup.dirs[''], 'cgroup.events'), 'utf8'));
-    const dir = cgroup.dirs.freezer;
-    return dir !== undefined && readFileSync(join(dir, 'freezer.state'), 'utf8').trim() === 'FROZEN';
-  } catch {
-    return false;
-  }
 }
 
 /**

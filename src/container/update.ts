@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { managerFor } from '../cgroups/resources';
+import { managerFor } from '../cgroups/manager';
 import type { Resources, ThrottleDevice } from '../spec/types';
 import { writeAtomic, type StateStore } from '../state/store';
 import { TsruncError } from '../sys/errors';
@@ -157,7 +157,7 @@ export function resourcesFromFlags(f: Record<string, unknown>): Resources {
     try {
       return ramInBytes(v);
     } catch (err) {
-      throw new TsruncError(`invalid value for ${name}: ${(err as Error).message}`);
+      throw new TsruncError(`invalid value for ${name}: ${(err as Error).message}`, { cause: err });
     }
   };
   const cpu = {

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { decodeReply, encodeRequest, FrameSplitter, Op, OPT_IN_ROOT, OPT_SRC_IN_ROOT, OPT_COPY_UP, type Field, type Reply } from './protocol';
+import { decodeReply, encodeRequest, FrameSplitter, OPT_COPY_UP, OPT_IN_ROOT, OPT_SRC_IN_ROOT, type FieldValues, type Reply, type RequestName } from './protocol';
 import type { HookRequest, IdmapRequest, InitOps, MountRequest, UserRequest } from './ops';
 import { SyscallError, TsruncError } from '../sys/errors';
 
@@ -52,9 +52,9 @@ export class InitChannel implements InitOps {
     return this.frames.length > 0 || this.splitter.pending > 0;
   }
 
-  private async call(op: Op, fields: Field[], step: string): Promise<number> {
+  private async call<N extends RequestName>(name: N, fields: FieldValues<N>, step: string): Promise<number> {
     if (this.ended) throw new TsruncError(`${step}: the container's init process exited`);
-    this.stream.write(encodeRequest(op, fields));
+    this.stream.write(encodeRequest(name, fields));
     const reply = await this.reply(step);
     if (!reply) throw new TsruncError(`${step}: the container's init process exited`);
     return reply.value;
@@ -75,135 +75,135 @@ export class InitChannel implements InitOps {
   }
 
   async joinNamespaces(namespaces: { flag: number; path: string }[]): Promise<void> {
-    await this.call(Op.JoinNamespaces, [namespaces.length, ...namespaces.flatMap((n) => [n.flag, n.path])], 'join namespaces');
+    await this.call('JoinNamespaces', [namespaces.map((n): [number, string] => [n.flag, n.path])], 'join namespaces');
   }
   async unshare(flags: number): Promise<void> {
-    await this.call(Op.Unshare, [flags], `unshare 0x${flags.toString(16)}`);
+    await this.call('Unshare', [flags], `unshare 0x${flags.toString(16)}`);
   }
   openTree(path: string, recursive: boolean, idmap?: IdmapRequest): Promise<number> {
-    return this.call(Op.OpenTree, [path, recursive ? 1 : 0, idmap?.uidMap ?? '', idmap?.gidMap ?? '', idmap?.recursive ? 1 : 0], `open the bind source ${path}`);
+    return this.call('OpenTree', [path, recursive ? 1 : 0, idmap?.uidMap ?? '', idmap?.gidMap ?? '', idmap?.recursive ? 1 : 0], `open the bind source ${path}`);
   }
   async mountSetattr(target: string, set: number, clear: number): Promise<void> {
-    await this.call(Op.MountSetattr, [target, set, clear, OPT_IN_ROOT], `set recursive mount attributes on ${target}`);
+    await this.call('MountSetattr', [target, set, clear, OPT_IN_ROOT], `set recursive mount attributes on ${target}`);
   }
   async moveMount(fd: number, target: string): Promise<void> {
-    await this.call(Op.MoveMount, [fd, target, OPT_IN_ROOT], `bind mount on ${target}`);
+    await this.call('MoveMount', [fd, target, OPT_IN_ROOT], `bind mount on ${target}`);
   }
   async loopbackUp(): Promise<void> {
-    await this.call(Op.LoopbackUp, [], 'bring lo up');
+    await this.call('LoopbackUp', [], 'bring lo up');
   }
   async setCloneCgroup(dir: string): Promise<void> {
-    await this.call(Op.SetCloneCgroup, [dir], `open cgroup ${dir}`);
+    await this.call('SetCloneCgroup', [dir], `open cgroup ${dir}`);
   }
   clone(flags: number): Promise<number> {
-    return this.call(Op.Clone, [flags], 'clone the container process');
+    return this.call('Clone', [flags], 'clone the container process');
   }
   async writeFile(path: string, data: string, inRoot: boolean): Promise<void> {
-    await this.call(Op.WriteFile, [path, data, inRoot ? OPT_IN_ROOT : 0], `write ${path}`);
+    await this.call('WriteFile', [path, data, inRoot ? OPT_IN_ROOT : 0], `write ${path}`);
   }
   async mount(m: MountRequest): Promise<void> {
     const what = m.flags & 0x20 /* MS_REMOUNT */ ? `remount ${m.target}` : `mount ${m.source || m.fstype || ''} on ${m.target}`;
-    await this.call(Op.Mount, [m.source ?? '', m.target, m.fstype ?? '', m.flags, m.data ?? '', (m.inRoot ? OPT_IN_ROOT : 0) | (m.sourceInRoot ? OPT_SRC_IN_ROOT : 0) | (m.copyUp ? OPT_COPY_UP : 0)], what);
+    await this.call('Mount', [m.source ?? '', m.target, m.fstype ?? '', m.flags, m.data ?? '', (m.inRoot ? OPT_IN_ROOT : 0) | (m.sourceInRoot ? OPT_SRC_IN_ROOT : 0) | (m.copyUp ? OPT_COPY_UP : 0)], what);
   }
   async umount(target: string, flags: number, inRoot: boolean): Promise<void> {
-    await this.call(Op.Umount, [target, flags, inRoot ? OPT_IN_ROOT : 0], `unmount ${target}`);
+    await this.call('Umount', [target, flags, inRoot ? OPT_IN_ROOT : 0], `unmount ${target}`);
   }
   async mkdirAll(path: string, mode: number, inRoot: boolean): Promise<void> {
-    await this.call(Op.MkdirAll, [path, mode, inRoot ? OPT_IN_ROOT : 0], `create directory ${path}`);
+    await this.call('MkdirAll', [path, mode, inRoot ? OPT_IN_ROOT : 0], `create directory ${path}`);
   }
   async mkfile(path: string, mode: number, inRoot: boolean): Promise<void> {
-    await this.call(Op.Mkfile, [path, mode, inRoot ? OPT_IN_ROOT : 0], `create file ${path}`);
+    await this.call('Mkfile', [path, mode, inRoot ? OPT_IN_ROOT : 0], `create file ${path}`);
   }
   async mknod(path: string, mode: number, dev: bigint, uid: number, gid: number): Promise<void> {
-    await this.call(Op.Mknod, [path, mode, dev, uid, gid, OPT_IN_ROOT], `create device ${path}`);
+    await this.call('Mknod', [path, mode, dev, uid, gid, OPT_IN_ROOT], `create device ${path}`);
   }
   async bindDevice(hostPath: string, target: string): Promise<void> {
-    await this.call(Op.BindDevice, [hostPath, target], `bind device ${hostPath} to ${target}`);
+    await this.call('BindDevice', [hostPath, target], `bind device ${hostPath} to ${target}`);
   }
   async symlink(target: string, link: string): Promise<void> {
-    await this.call(Op.Symlink, [target, link, OPT_IN_ROOT], `symlink ${link} -> ${target}`);
+    await this.call('Symlink', [target, link, OPT_IN_ROOT], `symlink ${link} -> ${target}`);
   }
   async setRoot(path: string): Promise<void> {
-    await this.call(Op.SetRoot, [path], `open rootfs ${path}`);
+    await this.call('SetRoot', [path], `open rootfs ${path}`);
   }
   async pivotRoot(path: string): Promise<void> {
-    await this.call(Op.PivotRoot, [path], `pivot_root to ${path}`);
+    await this.call('PivotRoot', [path], `pivot_root to ${path}`);
   }
   async chroot(path: string, move: boolean): Promise<void> {
-    await this.call(Op.Chroot, [path, move ? 1 : 0], `chroot to ${path}`);
+    await this.call('Chroot', [path, move ? 1 : 0], `chroot to ${path}`);
   }
   connectSocket(path: string): Promise<number> {
-    return this.call(Op.ConnectSocket, [path], `connect to ${path}`);
+    return this.call('ConnectSocket', [path], `connect to ${path}`);
   }
   async becomeRoot(): Promise<void> {
-    await this.call(Op.BecomeRoot, [], 'become root in the user namespace');
+    await this.call('BecomeRoot', [], 'become root in the user namespace');
   }
   async sethostname(name: string): Promise<void> {
-    await this.call(Op.Sethostname, [name], `set hostname ${JSON.stringify(name)}`);
+    await this.call('Sethostname', [name], `set hostname ${JSON.stringify(name)}`);
   }
   async setdomainname(name: string): Promise<void> {
-    await this.call(Op.Setdomainname, [name], `set domainname ${JSON.stringify(name)}`);
+    await this.call('Setdomainname', [name], `set domainname ${JSON.stringify(name)}`);
   }
   async maskPath(path: string): Promise<void> {
-    await this.call(Op.MaskPath, [path], `mask ${path}`);
+    await this.call('MaskPath', [path], `mask ${path}`);
   }
   async readonlyPath(path: string): Promise<void> {
-    await this.call(Op.ReadonlyPath, [path], `make ${path} read-only`);
+    await this.call('ReadonlyPath', [path], `make ${path} read-only`);
   }
   async setExec(args: string[], env: string[], cwd: string): Promise<void> {
-    await this.call(Op.SetExec, [args, env, cwd], 'set the process');
+    await this.call('SetExec', [args, env, cwd], 'set the process');
   }
   async setUser(u: UserRequest): Promise<void> {
-    await this.call(Op.SetUser, [u.uid, u.gid, u.umask === undefined ? -1n : u.umask, u.setgroups ? 1 : 0, u.additionalGids.map(String)], 'set the user');
+    await this.call('SetUser', [u.uid, u.gid, u.umask === undefined ? -1n : u.umask, u.setgroups ? 1 : 0, u.additionalGids.map(String)], 'set the user');
   }
   async setCaps(masks: bigint[]): Promise<void> {
-    await this.call(Op.SetCaps, masks, 'set capabilities');
+    await this.call('SetCaps', masks as FieldValues<'SetCaps'>, 'set capabilities');
   }
   async setRlimit(resource: number, soft: bigint, hard: bigint): Promise<void> {
-    await this.call(Op.SetRlimit, [resource, soft, hard], `set rlimit ${resource}`);
+    await this.call('SetRlimit', [resource, soft, hard], `set rlimit ${resource}`);
   }
   async joinSessionKeyring(name: string, addPerm: number): Promise<void> {
-    await this.call(Op.JoinSessionKeyring, [name, addPerm], `join the session keyring ${name}`);
+    await this.call('JoinSessionKeyring', [name, addPerm], `join the session keyring ${name}`);
   }
   async setNoNewPrivs(): Promise<void> {
-    await this.call(Op.SetNoNewPrivs, [], 'set no_new_privs');
+    await this.call('SetNoNewPrivs', [], 'set no_new_privs');
   }
   async setSeccomp(program: Buffer, flags: number): Promise<void> {
-    await this.call(Op.SetSeccomp, [program, flags], 'set the seccomp filter');
+    await this.call('SetSeccomp', [program, flags], 'set the seccomp filter');
   }
   async setExecLabel(file: string, value: string): Promise<void> {
-    await this.call(Op.SetExecLabel, [file, value], `set the exec label ${JSON.stringify(value)}`);
+    await this.call('SetExecLabel', [file, value], `set the exec label ${JSON.stringify(value)}`);
   }
   async setPersonality(persona: number): Promise<void> {
-    await this.call(Op.SetPersonality, [persona], `set personality 0x${persona.toString(16)}`);
+    await this.call('SetPersonality', [persona], `set personality 0x${persona.toString(16)}`);
   }
   async setAffinity(mask: Buffer): Promise<void> {
-    await this.call(Op.SetAffinity, [mask], 'set the CPU affinity');
+    await this.call('SetAffinity', [mask], 'set the CPU affinity');
   }
   async setSeccompListener(fd: number, state: string): Promise<void> {
-    await this.call(Op.SetSeccompListener, [fd, state], 'set the seccomp listener');
+    await this.call('SetSeccompListener', [fd, state], 'set the seccomp listener');
   }
   async setStartFifo(dir: string): Promise<void> {
-    await this.call(Op.SetStartFifo, [dir], 'open the start fifo');
+    await this.call('SetStartFifo', [dir], 'open the start fifo');
   }
   async setPreserveFds(count: number): Promise<void> {
-    await this.call(Op.SetPreserveFds, [count], 'preserve fds');
+    await this.call('SetPreserveFds', [count], 'preserve fds');
   }
   async setConsole(fd: number, rows: number, cols: number): Promise<void> {
-    await this.call(Op.SetConsole, [fd, rows, cols], 'set the console');
+    await this.call('SetConsole', [fd, rows, cols], 'set the console');
   }
   async addHook(h: HookRequest): Promise<void> {
-    await this.call(Op.AddHook, hookFields(h), `add hook ${h.path}`);
+    await this.call('AddHook', hookFields(h), `add hook ${h.path}`);
   }
   async runHook(h: HookRequest): Promise<void> {
-    await this.call(Op.RunHook, hookFields(h), `run hook ${h.path}`);
+    await this.call('RunHook', hookFields(h), `run hook ${h.path}`);
   }
   async finish(): Promise<void> {
-    await this.call(Op.Finish, [], 'set up the process');
+    await this.call('Finish', [], 'set up the process');
   }
 }
 
 /** The hook's path, then its argv (args as the spec gives them: args[0] is the program's name). */
-function hookFields(h: HookRequest): Field[] {
+function hookFields(h: HookRequest): FieldValues<'AddHook'> {
   return [[h.path, ...(h.args.length ? h.args : [h.path])], h.env, h.timeout, h.stdin];
 }

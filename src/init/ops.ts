@@ -1,6 +1,6 @@
 /**
  * What tsrunc-init can do, as a typed interface: one method per request of
- * addon/protocol.h. Each call resolves once tsrunc-init has answered. The container setup (container/setup.ts) is written
+ * the protocol table (protocol.ts). Each call resolves once tsrunc-init has answered. The container setup (container/setup.ts) is written
  * against this interface only; the real implementation sends each call to
  * tsrunc-init (channel.ts), tests use a recording fake.
  *

@@ -85,7 +85,7 @@ export function checkNamespacePath(type: NamespaceType, path: string, where: str
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw new TsruncError(`${where}: cannot open namespace ${JSON.stringify(path)}: ${errnoOf(err) ?? (err as Error).message}`);
+    throw new TsruncError(`${where}: cannot open namespace ${JSON.stringify(path)}: ${errnoOf(err) ?? (err as Error).message}`, { cause: err });
   }
   try {
     const flag = namespaceType(fd);

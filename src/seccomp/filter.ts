@@ -6,6 +6,7 @@
  * action equals the default are skipped, conditions on the same argument
  * index become separate rules (OR), on different indexes one rule (AND).
  */
+import { constants } from 'node:os';
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import type { Seccomp } from '../spec/types';
 import { TsruncError } from '../sys/errors';
@@ -16,7 +17,7 @@ import { denies, evaluateFilter } from './evaluate';
 
 const ACT_KILL_PROCESS = 0x80000000, ACT_KILL_THREAD = 0x00000000, ACT_TRAP = 0x00030000, ACT_NOTIFY = 0x7fc00000;
 const ACT_ERRNO = 0x00050000, ACT_TRACE = 0x7ff00000, ACT_LOG = 0x7ffc0000, ACT_ALLOW = 0x7fff0000;
-const EPERM = 1;
+const { EPERM } = constants.errno;
 
 /** OCI action name -> libseccomp action (ERRNO and TRACE carry a 16-bit value). */
 export const ACTIONS: Record<string, (ret?: number) => number> = {
@@ -78,7 +79,7 @@ function libseccomp(): Lib {
   try {
     lib = ffi().bindLibrary('libseccomp.so.2', libseccompSignatures);
   } catch (err) {
-    throw new TsruncError(`linux.seccomp: libseccomp.so.2 cannot be loaded (install libseccomp2): ${(err as Error).message}`);
+    throw new TsruncError(`linux.seccomp: libseccomp.so.2 cannot be loaded (install libseccomp2): ${(err as Error).message}`, { cause: err });
   }
   return lib;
 }

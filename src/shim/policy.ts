@@ -1,6 +1,5 @@
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { FlagValues } from '../cli/args';
 import { TsruncError } from '../sys/errors';
 
 /**
@@ -19,7 +18,10 @@ export const ENGINE_SUPERVISORS = /^(containerd-shim(-.*)?|conmon|conmon-rs|crio
 
 export type ShimDecision = { shim: boolean; reason: string };
 
-export function decideShim(flags: FlagValues, env: NodeJS.ProcessEnv, parentExe: string | undefined): ShimDecision {
+/** The command line's say: --shim and --no-shim. */
+export interface ShimFlags { shim?: boolean; 'no-shim'?: boolean }
+
+export function decideShim(flags: ShimFlags, env: NodeJS.ProcessEnv, parentExe: string | undefined): ShimDecision {
   if (flags.shim === true && flags['no-shim'] === true) throw new TsruncError('--shim and --no-shim contradict each other');
   if (flags.shim === true) return { shim: true, reason: '--shim' };
   if (flags['no-shim'] === true) return { shim: false, reason: '--no-shim' };

@@ -108,7 +108,7 @@ export class StateStore {
       return JSON.parse(readFileSync(join(this.dir(id), 'state.json'), 'utf8')) as ContainerRecord;
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') throw notFound(id);
-      throw new TsruncError(`container ${JSON.stringify(id)}: unreadable state: ${(err as Error).message}`);
+      throw new TsruncError(`container ${JSON.stringify(id)}: unreadable state: ${(err as Error).message}`, { cause: err });
     }
   }
 

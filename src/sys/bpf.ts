@@ -6,6 +6,7 @@
  * not move while the kernel reads it.
  */
 import { closeSync, openSync, constants } from 'node:fs';
+import { constants as os } from 'node:os';
 import { SyscallError } from './errors';
 import { ffi } from './ffi';
 
@@ -14,7 +15,7 @@ const BPF_PROG_LOAD = 5, BPF_PROG_ATTACH = 8, BPF_PROG_DETACH = 9, BPF_PROG_GET_
 const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
 const BPF_CGROUP_DEVICE = 6;
 const BPF_F_ALLOW_MULTI = 2, BPF_F_REPLACE = 4;
-const EAGAIN = 11, ENOSPC = 28, EBADF = 9;
+const { EAGAIN, ENOSPC, EBADF, EACCES, EINVAL, EPERM } = os.errno;
 
 /** One bpf(2) call; attr is copied to pinned memory and back, so what the kernel writes (query counts) is seen. */
 function bpf(cmd: number, attr: Buffer, step: string): number {
@@ -36,7 +37,7 @@ function bpf(cmd: number, attr: Buffer, step: string): number {
 }
 
 /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program; on a verifier error, the verifier's log is in the message. */
-export function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
+function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
   const code = ffi().pinned(insns.length);
   const lic = ffi().pinned(license.length + 1);
   try {
@@ -50,7 +51,7 @@ export function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
     try {
       return bpf(BPF_PROG_LOAD, attr, 'bpf(BPF_PROG_LOAD)');
     } catch (err) {
-      if (!(err instanceof SyscallError) || (err.errno !== 13 && err.errno !== 22)) throw err; // EACCES, EINVAL: the verifier said no
+      if (!(err instanceof SyscallError) || (err.errno !== EACCES && err.errno !== EINVAL)) throw err; // the verifier said no
       // Again with the verifier log, for the error message.
       const log = ffi().pinned(64 * 1024);
       try {
@@ -62,7 +63,8 @@ export function loadDeviceProgram(insns: Buffer, license = 'Apache'): number {
         } catch (again) {
           const text = log.buffer.toString('latin1');
           const end = text.indexOf('\0');
-          throw new SyscallError('bpf(BPF_PROG_LOAD)', (again as SyscallError).errno, `verifier: ${text.slice(0, end < 0 ? undefined : end).trim()}`);
+          if (!(again instanceof SyscallError)) throw again;
+          throw new SyscallError('bpf(BPF_PROG_LOAD)', again.errno, `verifier: ${text.slice(0, end < 0 ? undefined : end).trim()}`, { cause: again });
         }
       } finally {
         log.free();
@@ -92,7 +94,7 @@ function detach(cgroupFd: number, progFd: number): void {
   bpf(BPF_PROG_DETACH, attr, 'bpf(BPF_PROG_DETACH)');
 }
 
-/** The ids of the BPF_CGROUP_DEVICE programs attached to a cgroup (directly, not inherited). */
+/** The ids of the BPF_CGROUP_DEVICE programs attached to a cgroup (directly, not inherited); the VM checks (test/cgroups/vm/v2-checks.cjs) read them too. */
 export function queryDevicePrograms(cgroupFd: number): number[] {
   for (let size = 64, tries = 0; tries < 10; tries++) {
     const ids = ffi().pinned(size * 4);
@@ -161,7 +163,7 @@ export function attachDeviceFilter(cgroupDir: string, insns: Buffer): void {
         oldFds.push(progFdById(id));
       } catch (err) {
         // A program we may not touch (an LSM says no) only adds restrictions: leave it.
-        if (!(err instanceof SyscallError && (err.errno === 1 || err.errno === 13))) throw err;
+        if (!(err instanceof SyscallError && (err.errno === EPERM || err.errno === EACCES))) throw err;
       }
     }
     progFd = loadDeviceProgram(insns);

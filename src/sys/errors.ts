@@ -11,15 +11,15 @@ export class TsruncError extends Error {
 
 /** A failed system call or init request: carries the errno for callers that branch on it. */
 export class SyscallError extends TsruncError {
-  constructor(readonly step: string, readonly errno: number, detail?: string) {
-    super(`${step}: ${detail ? `${detail}: ` : ''}${errnoText(errno)}`);
+  constructor(readonly step: string, readonly errno: number, detail?: string, options?: ErrorOptions) {
+    super(`${step}: ${detail ? `${detail}: ` : ''}${errnoText(errno)}`, options);
   }
 }
 
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /** "EPERM (operation not permitted)": the name for people who grep, the text for everyone else. */
-export function errnoText(errno: number): string {
+function errnoText(errno: number): string {
   const name = errnoNames.get(errno) ?? `errno ${errno}`;
   const text = strerror(errno);
   return text ? `${name} (${text})` : name;

@@ -2,7 +2,7 @@
  * The FFI seam (ffi.ts) over Bun's built-in `bun:ffi`: what the compiled
  * `tsrunc` uses. errno is read through glibc's `__errno_location`.
  */
-import type { Ffi, NativeArg, NativeFunction, NativeType, PinnedMemory, Signature } from './ffi';
+import type { Ffi, NativeArg, NativeFunction, NativeType, PinnedMemory, Signature } from './ffi-types';
 
 type BunFfi = typeof import('bun:ffi');
 

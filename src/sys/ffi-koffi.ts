@@ -3,7 +3,7 @@
  * under Node (the test runner). The compiled `tsrunc` never loads it.
  */
 import type * as Koffi from 'koffi';
-import type { Ffi, NativeArg, NativeFunction, NativeType, PinnedMemory, Signature } from './ffi';
+import type { Ffi, NativeArg, NativeFunction, NativeType, PinnedMemory, Signature } from './ffi-types';
 
 const toKoffi: Record<NativeType, string> = {
   i32: 'int32_t', u32: 'uint32_t', i64: 'int64_t', u64: 'uint64_t', ptr: 'void *', cstring: 'const char *', strv: 'const char **', void: 'void',

@@ -5,16 +5,17 @@
  *
  * Every function throws a SyscallError carrying errno on failure.
  */
+import { constants as osConstants } from 'node:os';
 import { SyscallError } from './errors';
 import { ffi, type NativeFunction, type Signature } from './ffi';
 
-export const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_NONBLOCK = 0o4000, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000, O_PATH = 0o10000000;
-export const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
-export const AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0o2000000;
-export const F_GETFD = 1, F_SETFD = 2, F_ADD_SEALS = 1033;
+export const O_RDONLY = 0, O_NONBLOCK = 0o4000, O_DIRECTORY = 0o200000, O_CLOEXEC = 0o2000000;
+export const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+const AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0o2000000;
+const F_SETFD = 2, F_ADD_SEALS = 1033;
 export const F_SEAL_SEAL = 1, F_SEAL_SHRINK = 2, F_SEAL_GROW = 4, F_SEAL_WRITE = 8;
 export const MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2;
-export const POLLIN = 1, POLLHUP = 0x10;
+export const POLLIN = 1;
 const PR_SET_CHILD_SUBREAPER = 36;
 const SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434;
 
@@ -56,7 +57,7 @@ export function flock(fd: number, op: number): boolean {
   const r = Number(libc().flock(fd, op));
   if (r < 0) {
     const errno = ffi().errno();
-    if (errno === 11 /* EWOULDBLOCK */ && op & LOCK_NB) return false;
+    if (errno === osConstants.errno.EWOULDBLOCK && op & LOCK_NB) return false;
     throw new SyscallError('flock', errno);
   }
   return true;
@@ -74,7 +75,7 @@ export function pidfdSendSignal(pidfd: number, signal: number): void {
   check(ffi().syscall(SYS_pidfd_send_signal, pidfd, signal, null, 0), 'pidfd_send_signal');
 }
 
-export function setCloexec(fd: number, on: boolean): void {
+function setCloexec(fd: number, on: boolean): void {
   check(libc().fcntl(fd, F_SETFD, on ? 1 : 0), 'fcntl(F_SETFD)');
 }
 
@@ -97,7 +98,7 @@ export function pollOne(fd: number, events: number, timeoutMs: number): number {
   buf.writeInt16LE(events, 4);
   for (;;) {
     const r = Number(libc().poll(buf, 1, timeoutMs));
-    if (r < 0 && ffi().errno() === 4 /* EINTR */) continue;
+    if (r < 0 && ffi().errno() === osConstants.errno.EINTR) continue;
     check(r, 'poll');
     return r === 0 ? 0 : buf.readInt16LE(6);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { containerRules, DEFAULT_ALLOWED, deviceFilterProgram, DeviceEmulator, ruleString, runDeviceFilter, toRule, v1Transition, type Rule } from '../../src/cgroups/devices';
+import { runDeviceFilter } from '../helpers/device-filter';
+import { containerRules, DEFAULT_ALLOWED, deviceFilterProgram, DeviceEmulator, ruleString, toRule, v1Transition, type Rule } from '../../src/cgroups/devices';
 
 const denyAll = { allow: false, access: 'rwm' };
 const rule = (allow: boolean, type: Rule['type'], major: number, minor: number, access = 'rwm'): Rule => ({ allow, type, major, minor, access });

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { cgroupPids, cloneIntoDir, createCgroup, destroyCgroup, joinCgroup, mainDir, planCgroup } from '../../src/cgroups/manager';
+import { cgroupPids, cloneIntoDir, createCgroup, joinCgroup, mainDir, planCgroup } from '../../src/cgroups/manager';
+import { destroyCgroup } from '../../src/cgroups/destroy';
 import type { Hierarchy } from '../../src/cgroups/detect';
 import type { CgroupRecord } from '../../src/cgroups/types';
 import { TsruncError } from '../../src/sys/errors';

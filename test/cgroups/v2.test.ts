@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runDeviceFilter } from '../../src/cgroups/devices';
+import { runDeviceFilter } from '../helpers/device-filter';
 import type { ApplyOptions } from '../../src/cgroups/resources';
 import { V2Manager } from '../../src/cgroups/v2';
 import { enableControllers } from '../../src/cgroups/manager';

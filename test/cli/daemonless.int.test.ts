@@ -10,9 +10,14 @@ import { Harness, TSRUNC, exec, isRoot, waitFor } from '../helpers/harness';
 
 const h = new Harness('daemonless');
 
-/** Processes running the tsrunc executable itself, or tsrunc-shim / tsrunc-init, that mention this file's state root or ids. */
+/**
+ * Processes of tsrunc (the executable itself, tsrunc-shim, tsrunc-init) that
+ * belong to this file: their command line names its state root, or they
+ * descend from one that does. Other test files and other checkouts run
+ * containers at the same time.
+ */
 function tsruncProcesses(): { pid: number; exe: string; args: string }[] {
-  const out: { pid: number; exe: string; args: string }[] = [];
+  const all: { pid: number; ppid: number; exe: string; args: string }[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     let exe = '';
@@ -23,9 +28,15 @@ function tsruncProcesses(): { pid: number; exe: string; args: string }[] {
     } catch {
       continue;
     }
-    if (exe === TSRUNC || /^tsrunc-(shim|init)/.test(args) || exe.endsWith('/tsrunc-shim')) out.push({ pid: Number(name), exe, args });
+    const ppid = Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${name}/stat`, 'utf8'))?.[1]);
+    if (exe === TSRUNC || /^tsrunc-(shim|init)/.test(args) || exe.endsWith('/tsrunc-shim')) all.push({ pid: Number(name), ppid, exe, args });
   }
-  return out;
+  const ours = new Set(all.filter((p) => p.args.includes(h.root)).map((p) => p.pid));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of all) if (!ours.has(p.pid) && ours.has(p.ppid)) { ours.add(p.pid); grew = true; }
+  }
+  return all.filter((p) => ours.has(p.pid)).map(({ pid, exe, args }) => ({ pid, exe, args }));
 }
 
 /** Unix sockets in the listening state, by inode (/proc/net/unix: flags 00010000 = __SO_ACCEPTCON). */

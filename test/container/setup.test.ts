@@ -687,6 +687,20 @@ describe('setupContainer: devices', () => {
 });
 
 describe('setupContainer: the process', () => {
+  it('asks the container process\'s user namespace whether setgroups is allowed, and says so to the init', async () => {
+    const r = await setup(minimal(), {}, (run) => { run.host.setgroupsDenied = true; });
+    expect(r.host.queries).toContain(`setgroupsAllowed ${PID}`);
+    expect(r.log).toContain('setUser 0:0 umask=- groups=[] setgroups=false');
+  });
+
+  it('refuses additional groups where setgroups is denied, as runc does, before the process is configured', async () => {
+    const spec = minimal((s) => { s.process!.user.additionalGids = [5]; });
+    const { error, log } = await setupFails(spec, {}, (run) => { run.host.setgroupsDenied = true; });
+    expect(error).toBeInstanceOf(TsruncError);
+    expect(error.message).toBe("process.user.additionalGids: cannot set additional groups: setgroups(2) is denied in the container's user namespace");
+    expect(log.some((l) => l.startsWith('setUser'))).toBe(false);
+  });
+
   it('passes user, umask, groups, capabilities, rlimits, preserved fds, console and seccomp, in that order', async () => {
     const spec = minimal((s) => {
       s.process = {

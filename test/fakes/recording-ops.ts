@@ -219,6 +219,14 @@ export class RecordingHost implements HostSide {
 
   constructor(readonly log: string[] = []) {}
 
+  /** The setgroups file of the container's user namespace says "deny". */
+  setgroupsDenied = false;
+
+  setgroupsAllowed(pid: number): boolean {
+    this.queries.push(`setgroupsAllowed ${pid}`);
+    return !this.setgroupsDenied;
+  }
+
   statSource(path: string): 'dir' | 'file' | 'missing' {
     this.queries.push(`statSource ${path}`);
     return this.sources[path] ?? 'missing';

@@ -1,13 +1,14 @@
 import type { CommandContext } from '../context';
+import type { Flags } from '../flags';
 import { streamEvents } from '../../container/events';
 import { TsruncError } from '../../sys/errors';
 import { storeOf } from './common';
 
 /** `events [--stats] [--interval D] ID`: runc's JSON event stream (see container/events.ts). */
-export async function run(ctx: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext<Flags<'events'>>): Promise<number> {
   await streamEvents(storeOf(ctx), ctx.args[0], {
     stats: ctx.flags.stats === true,
-    intervalMs: parseDuration(ctx.flags.interval as string),
+    intervalMs: parseDuration(ctx.flags.interval),
     out: ctx.stdout,
   });
   return 0;

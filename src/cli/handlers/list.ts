@@ -1,11 +1,12 @@
 import type { CommandContext } from '../context';
+import type { Flags } from '../flags';
 import { deriveStatus, ociState } from '../../container/status';
 import { TsruncError } from '../../sys/errors';
 import { storeOf } from './common';
 
 /** `list`: never takes a container's lock, so a busy container cannot stall it. */
-export async function run(ctx: CommandContext): Promise<number> {
-  const format = ctx.flags.format as string;
+export async function run(ctx: CommandContext<Flags<'list'>>): Promise<number> {
+  const format = ctx.flags.format;
   if (format !== 'table' && format !== 'json') throw new TsruncError(`invalid --format ${JSON.stringify(format)}: must be table or json`);
   const store = storeOf(ctx);
   const rows = [];

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { CommandContext } from '../context';
+import type { Flags } from '../flags';
 import { cgroupPids } from '../../cgroups/manager';
 import { loadContainer } from '../../container/load';
 import { TsruncError } from '../../sys/errors';
@@ -11,8 +12,8 @@ import { storeOf } from './common';
  * (what containerd parses); table: ps(1)'s output (default `ps -ef`) kept to
  * the container's lines.
  */
-export async function run(ctx: CommandContext): Promise<number> {
-  const format = ctx.flags.format as string;
+export async function run(ctx: CommandContext<Flags<'ps'>>): Promise<number> {
+  const format = ctx.flags.format;
   if (format !== 'table' && format !== 'json') throw new TsruncError(`invalid --format ${JSON.stringify(format)}: must be table or json`);
   const [id, ...psArgs] = ctx.args;
   const { record } = loadContainer(storeOf(ctx), id);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { CommandContext } from '../context';
+import type { Flags } from '../flags';
 import { createContainer } from '../../container/create';
 import { deleteContainer } from '../../container/delete';
 import { runForeground } from '../../container/run';
@@ -8,7 +9,7 @@ import { decideShim, parentExecutable } from '../../shim/policy';
 import { createOptions } from './common';
 
 /** `run`: create + start; in the foreground, wait and exit with the container's status, then delete it. */
-export async function run(ctx: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext<Flags<'run'>>): Promise<number> {
   const id = ctx.args[0];
   if (!ctx.flags.detach) {
     const g = ctx.global;
@@ -21,7 +22,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   ctx.log.debug(`supervision: ${decision.shim ? 'tsrunc-shim' : 'the caller'} (${decision.reason})`);
   const options = createOptions(ctx, { kind: 'caller' });
   if (decision.shim) {
-    const shimLog = ctx.flags['shim-log'] ? resolve(ctx.cwd, ctx.flags['shim-log'] as string) : undefined;
+    const shimLog = ctx.flags['shim-log'] ? resolve(ctx.cwd, ctx.flags['shim-log']) : undefined;
     options.supervision = { kind: 'shim', stateDir: options.store.dir(id), logFile: shimLog };
   }
   await createContainer(options);

@@ -1,11 +1,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandContext } from '../context';
+import type { Flags } from '../flags';
 import { defaultSpec, rootlessSpec } from '../../spec/defaults';
 import { TsruncError } from '../../sys/errors';
 
-export async function run(ctx: CommandContext): Promise<number> {
-  const bundle = resolve(ctx.cwd, (ctx.flags.bundle as string | undefined) ?? '.');
+export async function run(ctx: CommandContext<Flags<'spec'>>): Promise<number> {
+  const bundle = resolve(ctx.cwd, ctx.flags.bundle ?? '.');
   const file = join(bundle, 'config.json');
   if (existsSync(file)) throw new TsruncError(`${file} exists; remove it first`);
   // As runc: a cgroup namespace only on a cgroup v2 (unified) host.

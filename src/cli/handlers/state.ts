@@ -1,9 +1,10 @@
 import type { CommandContext } from '../context';
+import type { Flags } from '../flags';
 import { loadContainer } from '../../container/load';
 import { ociState } from '../../container/status';
 import { storeOf } from './common';
 
-export async function run(ctx: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext<Flags<'state'>>): Promise<number> {
   const store = storeOf(ctx);
   const { record, status } = loadContainer(store, ctx.args[0]);
   const state = ociState(record, status);

@@ -3,7 +3,7 @@ import { CAPABILITIES } from '../linux/capabilities';
 import { KNOWN_MOUNT_OPTIONS } from '../linux/mounts';
 import { NAMESPACE_FLAGS } from '../linux/namespaces';
 import { ACTIONS, CONFIG_FLAGS, OPERATORS } from '../seccomp/filter';
-import { OCI_VERSION } from './defaults';
+import { OCI_VERSION } from '../spec/defaults';
 
 /** Architectures libseccomp knows by name (SCMP_ARCH_*), as the spec spells them. */
 const SECCOMP_ARCHS = [

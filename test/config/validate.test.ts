@@ -5,9 +5,9 @@
  * functions: they are tested from src. Everything that runs the schema
  * (validateConfig, validateProcess, validateDocument, loadConfig) needs the
  * validators that only the build generates (dist/spec/validators.js, which
- * src/spec/validate.ts loads with require('./validators.js')): those are
+ * src/config/validate.ts loads with require('../spec/validators.js')): those are
  * tested through the compiled module in dist/, loaded with Node's own
- * require so that its require of ./validators.js resolves. A freshness check
+ * require so that its require of ../spec/validators.js resolves. A freshness check
  * makes a stale build fail loudly instead of testing old code.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -15,12 +15,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { configProblems, processProblems } from '../../src/spec/validate';
+import { configProblems, processProblems } from '../../src/config/validate';
 import { defaultSpec, rootlessSpec } from '../../src/spec/defaults';
 import type { Process, Spec } from '../../src/spec/types';
 
 const repo = join(__dirname, '..', '..');
-const compiled = createRequire(__filename)(join(repo, 'dist', 'spec', 'validate.js')) as typeof import('../../src/spec/validate');
+const compiled = createRequire(__filename)(join(repo, 'dist', 'config', 'validate.js')) as typeof import('../../src/config/validate');
 const { ValidationError, validateConfig, validateProcess, validateDocument, loadConfig, parseJson } = compiled;
 
 function proc(edit?: (p: Process) => void): Process {
@@ -47,8 +47,8 @@ function validationError(fn: () => unknown): InstanceType<typeof ValidationError
 }
 
 describe('the build is fresh', () => {
-  it('dist/spec/validate.js is not older than src/spec/validate.ts (run `npm run build`)', () => {
-    expect(statSync(join(repo, 'dist', 'spec', 'validate.js')).mtimeMs).toBeGreaterThanOrEqual(statSync(join(repo, 'src', 'spec', 'validate.ts')).mtimeMs);
+  it('dist/config/validate.js is not older than src/config/validate.ts (run `npm run build`)', () => {
+    expect(statSync(join(repo, 'dist', 'config', 'validate.js')).mtimeMs).toBeGreaterThanOrEqual(statSync(join(repo, 'src', 'config', 'validate.ts')).mtimeMs);
   });
 });
 

@@ -4,7 +4,7 @@ import { isKnownCapability, CAPABILITY_SETS } from '../linux/capabilities';
 import { rlimitNumber } from '../linux/rlimits';
 import { sysctlProblem } from '../linux/sysctl';
 import { TsruncError, errnoOf } from '../sys/errors';
-import type { Process, Spec } from './types';
+import type { Process, Spec } from '../spec/types';
 
 /** One problem in a document: where (a JSON pointer) and what is wrong. */
 export interface Problem {
@@ -23,7 +23,7 @@ type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 /** The validators compiled from schemas/ at build time (src/build/compile-schemas.ts). */
 function validators(): Record<'config' | 'process' | 'state' | 'features', Validator> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('./validators.js');
+  return require('../spec/validators.js');
 }
 
 function schemaProblems(validate: Validator, doc: unknown): Problem[] {
@@ -190,7 +190,7 @@ export function loadConfig(bundle: string): Spec {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TsruncError(`cannot read ${file}: ${errnoOf(err) === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new TsruncError(`cannot read ${file}: ${errnoOf(err) === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
   }
   return validateConfig(parseJson(text, 'config.json'));
 }

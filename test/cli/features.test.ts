@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { featuresDocument } from '../../src/spec/features';
+import { featuresDocument } from '../../src/cli/features';
 import { CAPABILITIES } from '../../src/linux/capabilities';
 import { KNOWN_MOUNT_OPTIONS } from '../../src/linux/mounts';
 
-// The validator is compiled at build time into dist/ (see test/spec/validate.test.ts).
+// The validator is compiled at build time into dist/ (see test/config/validate.test.ts).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { validateDocument } = require('../../dist/spec/validate.js') as typeof import('../../src/spec/validate');
+const { validateDocument } = require('../../dist/config/validate.js') as typeof import('../../src/config/validate');
 
 describe('tsrunc features', () => {
   const doc = featuresDocument() as Record<string, any>;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { isAlive, readProcStat } from '../../src/state/proc';
+import { isAlive, readProcStat } from '../../src/linux/proc';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsrunc-proc-'));
 const children: ChildProcess[] = [];

@@ -24,7 +24,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
  * True when pid is still the process that had startTime, and has not ended.
  * A zombie has ended: only its parent has not collected the status yet.
  */
-export function isAlive(pid: number, startTime: string): boolean {
-  const stat = readProcStat(pid);
+export function isAlive(pid: number, startTime: string, read: (pid: number) => ProcStat | undefined = readProcStat): boolean {
+  const stat = read(pid);
   return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
 }

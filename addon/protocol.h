@@ -57,6 +57,7 @@ enum tsrunc_op {
   OP_SET_AFFINITY = 37,   /* str CPU mask (bytes of a cpu_set_t): sched_setaffinity on this process, now */
   OP_SET_CLONE_CGROUP = 38, /* str cgroup2 dir: opened now (while host paths resolve); OP_CLONE then uses CLONE_INTO_CGROUP */    /* in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities */
   OP_JOIN_SESSION_KEYRING = 39, /* str name, u64 permission bits to add: a new (or the named) session keyring, now */
+  OP_SET_DUMPABLE = 40,   /* u64 0/1: a new user namespace's maps are written from outside while this process is dumpable (not host root: its /proc files are root's otherwise) */
   OP_SET_SECCOMP_LISTENER = 32, /* u64 fd of a connected socket, str containerProcessState JSON: gets the notify fd */
 };
 

@@ -56,7 +56,7 @@ export async function execSequence(ops: InitOps, host: HostSide, o: ExecSetupOpt
   if (affinity?.final) await ops.setAffinity(cpuMask(affinity.final, 'process.execCPUAffinity.final'));
   const personality = o.spec.linux?.personality;
   await configureProcess(ops, p, {
-    preserveFds: o.preserveFds, consoleFd, setgroups: true, seccomp: o.seccomp, lsm: lsmSupport(), grantable: o.grantable,
+    preserveFds: o.preserveFds, consoleFd, setgroups: host.setgroupsAllowed?.(o.containerPid) !== false, seccomp: o.seccomp, lsm: lsmSupport(), grantable: o.grantable,
     personality: personality ? PERSONALITY_DOMAINS[personality.domain] : undefined, log: o.log,
   });
   await ops.finish();

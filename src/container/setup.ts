@@ -39,6 +39,8 @@ export interface HostSide {
   seccompListenerState(pid: number): string;
   /** The mounts of the host mount namespace (for the rootfs' parent mount). */
   mountPointOf(path: string): string;
+  /** Whether setgroups(2) is allowed in the user namespace of pid (an unprivileged single-gid map denies it). */
+  setgroupsAllowed?(pid: number): boolean;
 }
 
 export interface SetupOptions {
@@ -62,6 +64,10 @@ export interface SetupOptions {
   grantable?: bigint;
   cgroup?: CgroupRecord;
   cgroupHierarchies?: { key: string; mountPoint: string; controllers: string[]; version: 1 | 2 }[];
+  /** Without a cgroup of its own (rootless, not delegated): the caller's cgroups, which a "cgroup" mount shows (as runc). */
+  callerCgroup?: CgroupRecord;
+  /** tsrunc is not host root: the maps of a new user namespace are written while the process is dumpable. */
+  rootless?: boolean;
   log: Logger;
 }
 
@@ -122,7 +128,12 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   host.onPid(pid);
 
   // 2. From outside: id maps, cgroup, OOM score. Nothing configured has run yet.
-  if (ns.isNew('user')) host.writeIdMaps(pid, idMap(linux.uidMappings), idMap(linux.gidMappings));
+  if (ns.isNew('user')) {
+    // Non-dumpable, the process's /proc files are root's: only host root could write its maps.
+    if (o.rootless) await ops.setDumpable(true);
+    host.writeIdMaps(pid, idMap(linux.uidMappings), idMap(linux.gidMappings));
+    if (o.rootless) await ops.setDumpable(false);
+  }
   // In a user namespace the process is still the unmapped host root: it becomes the namespace's root,
   // or it could not even create a file in the container's own tmpfs (EOVERFLOW).
   if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) await ops.becomeRoot();
@@ -167,7 +178,7 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   if (spec.process) await configureProcess(ops, spec.process, {
     preserveFds: o.preserveFds,
     consoleFd,
-    setgroups: true,
+    setgroups: !userns || host.setgroupsAllowed?.(pid) !== false,
     seccomp: o.seccomp,
     lsm: o.lsm,
     personality: linux.personality ? PERSONALITY_DOMAINS[linux.personality.domain] : undefined,
@@ -270,7 +281,7 @@ async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Moun
  * directory per hierarchy, as on the host.
  */
 async function mountCgroups(ops: InitOps, o: SetupOptions, dest: string, flags: number, ns: NamespacePlan): Promise<void> {
-  const record = o.cgroup;
+  const record = o.cgroup ?? o.callerCgroup;
   const hierarchies = o.cgroupHierarchies ?? [];
   if (!record) throw new TsruncError(`mounts ${dest}: a cgroup mount needs the container's cgroup`);
   const own = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.RELATIME);
@@ -344,6 +355,9 @@ export interface ProcessOptions {
 /** The process part, shared by create and exec: what runs, as whom, with which limits and privileges. */
 export async function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): Promise<void> {
   await ops.setExec(p.args ?? [], p.env ?? [], p.cwd);
+  if (!o.setgroups && p.user.additionalGids?.length) {
+    throw new TsruncError('process.user.additionalGids: setgroups(2) is denied in this user namespace (only your own gid is mapped); map a range of /etc/subgid in linux.gidMappings to use additional groups');
+  }
   await ops.setUser({ uid: p.user.uid, gid: p.user.gid, umask: p.user.umask, additionalGids: p.user.additionalGids ?? [], setgroups: o.setgroups });
   if (p.capabilities) {
     const { masks, unsupported, withheld } = capabilityMasks(p.capabilities, undefined, o.grantable);

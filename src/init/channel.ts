@@ -126,6 +126,9 @@ export class InitChannel implements InitOps {
   async becomeRoot(): Promise<void> {
     await this.call(Op.BecomeRoot, [], 'become root in the user namespace');
   }
+  async setDumpable(on: boolean): Promise<void> {
+    await this.call(Op.SetDumpable, [on ? 1 : 0], on ? 'make the process dumpable for its id maps' : 'make the process non-dumpable');
+  }
   async sethostname(name: string): Promise<void> {
     await this.call(Op.Sethostname, [name], `set hostname ${JSON.stringify(name)}`);
   }

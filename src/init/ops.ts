@@ -58,6 +58,8 @@ export interface InitOps {
   connectSocket(path: string): Promise<number>;
   /** In the container's user namespace, once its maps are written: become its root, keeping capabilities. */
   becomeRoot(): Promise<void>;
+  /** Dumpable or not: while tsrunc without host root writes the maps of the new user namespace. */
+  setDumpable(on: boolean): Promise<void>;
   sethostname(name: string): Promise<void>;
   setdomainname(name: string): Promise<void>;
   maskPath(path: string): Promise<void>;

@@ -43,6 +43,7 @@ export enum Op {
   SetAffinity = 37,
   SetCloneCgroup = 38,
   JoinSessionKeyring = 39,
+  SetDumpable = 40,
 }
 
 export const OPT_IN_ROOT = 1;

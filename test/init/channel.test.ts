@@ -115,6 +115,7 @@ const cases: [string, (c: InitChannel) => Promise<unknown>, Op, FieldType[], Val
   ['chroot --no-pivot', (c) => c.chroot('/r', true), Op.Chroot, ['str', 'u64'], ['/r', 1n]],
   ['chroot without a mount namespace', (c) => c.chroot('/r', false), Op.Chroot, ['str', 'u64'], ['/r', 0n]],
   ['becomeRoot', (c) => c.becomeRoot(), Op.BecomeRoot, [], []],
+  ['setDumpable', (c) => c.setDumpable(true), Op.SetDumpable, ['u64'], [1n]],
   ['connectSocket', (c) => c.connectSocket('/run/console.sock'), Op.ConnectSocket, ['str'], ['/run/console.sock']],
   ['sethostname', (c) => c.sethostname('box'), Op.Sethostname, ['str'], ['box']],
   ['setdomainname', (c) => c.setdomainname('example'), Op.Setdomainname, ['str'], ['example']],

@@ -30,6 +30,7 @@ export function createOptions(ctx: CommandContext, supervision: Supervision): Cr
     preserveFds: preservedFds(ctx),
     supervision,
     systemdCgroup: ctx.global.systemdCgroup,
+    rootless: ctx.global.rootless,
     callerPid: ctx.caller.pid,
     log: ctx.log,
   };

@@ -56,7 +56,8 @@ export function callerCgroupView(mode: CgroupMode, hierarchies: Hierarchy[], own
     if (path === undefined) continue;
     const under = h.mountRoot === '/' ? path : path === h.mountRoot ? '/' : path.startsWith(`${h.mountRoot}/`) ? path.slice(h.mountRoot.length) : undefined;
     if (under === undefined) continue;
-    dirs[h.key] = join(h.mountPoint, posix.normalize(under));
+    const rel = posix.normalize(under);
+    dirs[h.key] = rel === '/' ? h.mountPoint : join(h.mountPoint, rel);
   }
   return { mode, path: own.get(mode === 'unified' ? '' : Object.keys(dirs)[0] ?? '') ?? '/', dirs, created: [] };
 }

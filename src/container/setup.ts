@@ -151,7 +151,8 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   await prepareRootfs(ops, host, o, ns);
   for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns);
   // With the host's /dev bound in, it has its devices already: none are made (as in runc).
-  if (needsDevSetup(spec.mounts)) await createDevices(ops, withDefaults(linux.devices ?? []), userns);
+  // Without host root (rootless podman runs tsrunc as root of its user namespace), nodes are bound too, as runc does.
+  if (needsDevSetup(spec.mounts)) await createDevices(ops, withDefaults(linux.devices ?? []), userns || !!o.rootless);
 
   // 4. Hooks that see the container's namespaces but still the host's root.
   await host.runRuntimeHooks('prestart', pid);
@@ -286,7 +287,7 @@ async function mountCgroups(ops: InitOps, o: SetupOptions, dest: string, flags: 
   if (!record) throw new TsruncError(`mounts ${dest}: a cgroup mount needs the container's cgroup`);
   const own = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.RELATIME);
   // cgroup v1 cannot be mounted from a user namespace (only cgroup2 can): there, binds of the container's own.
-  const userns = ns.has('user');
+  const userns = ns.has('user') || !!o.rootless;
   const mountOne = async (key: string, target: string, version: 1 | 2, controllers: string[]) => {
     await ops.mkdirAll(target, 0o755, true);
     if (ns.has('cgroup') && !(userns && version === 1)) {

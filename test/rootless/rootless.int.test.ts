@@ -12,7 +12,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readF
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TSRUNC, type Result } from '../helpers/harness';
-import { asUser, ensureTestUser, type TestUser } from './user';
+import { asUser, delegateCgroups, ensureTestUser, type TestUser } from './user';
 
 const isRoot = inject('isRoot');
 const RUNC = '/usr/sbin/runc';
@@ -214,6 +214,37 @@ function cgroupDirsNamed(id: string): string[] {
     expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toMatch(/pids/);
     await expectNothingLeft(limited);
+  });
+
+  it('with a delegated cgroup subtree: limits applied, ps, pause and resume work, the cgroup goes with delete', async () => {
+    const delegated = delegateCgroups(u, `tsrunc-rl-${name}-${process.pid}`);
+    try {
+      const inCg = (args: string[]) => asUser(u, bin, args, env(), { stdin: 'null', cgroups: delegated.dirs });
+      const id = newId();
+      const b = await bundle(id, (c) => (c.linux.resources = { pids: { limit: 10 } }));
+      let r = await inCg(['run', '-d', '--bundle', b, id]);
+      expect(r.code, show(r)).toBe(0);
+      const pidsDir = delegated.dirs.find((d) => d.startsWith('/sys/fs/cgroup/pids/'))!;
+      expect(readFileSync(join(pidsDir, id, 'pids.max'), 'utf8').trim()).toBe('10');
+      const pid = JSON.parse((await inCg(['state', id])).stdout).pid;
+      r = await inCg(['ps', '--format', 'json', id]);
+      expect(r.code, show(r)).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual([pid]);
+      r = await inCg(['pause', id]);
+      expect(r.code, show(r)).toBe(0);
+      expect(await status(id)).toBe('paused');
+      r = await inCg(['resume', id]);
+      expect(r.code, show(r)).toBe(0);
+      expect(await status(id)).toBe('running');
+      r = await inCg(['exec', id, 'sh', '-c', 'for i in $(seq 20); do sleep 5 >/dev/null 2>&1 & done 2>&1 | grep -c -i "resource\\|fork"']);
+      expect(Number(r.stdout.trim()), show(r)).toBeGreaterThan(0);
+      r = await inCg(['delete', '--force', id]);
+      expect(r.code, show(r)).toBe(0);
+      expect(delegated.dirs.filter((d) => existsSync(join(d, id)))).toEqual([]);
+      await expectNothingLeft(id);
+    } finally {
+      delegated.remove();
+    }
   });
 
   it('refuses a config without a user namespace, and the state root /run/' + name + ' without XDG_RUNTIME_DIR', async () => {

@@ -6,7 +6,8 @@
  * machine had before is changed or removed.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { exec, type Result, type RunOptions } from '../helpers/harness';
 
 export const TEST_USER = 'tsrunc-test';
@@ -78,8 +79,43 @@ export function ensureTestUser(): TestUser {
  * capabilities (setresuid from root to a user clears them), a clean
  * environment of the user's own.
  */
-export function asUser(u: TestUser, cmd: string, args: string[], env: Record<string, string | undefined>, o: Omit<RunOptions, 'env'> = {}): Promise<Result> {
+export function asUser(u: TestUser, cmd: string, args: string[], env: Record<string, string | undefined>, o: Omit<RunOptions, 'env'> & { cgroups?: string[] } = {}): Promise<Result> {
   const base = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: u.home, USER: u.name, LOGNAME: u.name };
   const full = Object.fromEntries(Object.entries({ ...base, ...env }).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
-  return exec('setpriv', [`--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--', cmd, ...args], { ...o, env: full });
+  const setpriv = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--', cmd, ...args];
+  if (!o.cgroups) return exec(setpriv[0], setpriv.slice(1), { ...o, env: full });
+  // First into the user's delegated cgroups (as a session manager puts a user's session), then the user.
+  const enter = o.cgroups.map((_, i) => `echo $$ > "\${${i + 1}}/cgroup.procs" || exit 99;`).join(' ');
+  return exec('sh', ['-c', `${enter} shift ${o.cgroups.length}; exec "$@"`, 'sh', ...o.cgroups, ...setpriv], { ...o, env: full });
+}
+
+/**
+ * A cgroup subtree delegated to the user, as systemd's Delegate=yes does: a
+ * directory of the test's own in every hierarchy, owned by the user (cpuset
+ * filled in from its parent first, as v1 needs). remove() takes them away
+ * once empty.
+ */
+export function delegateCgroups(u: TestUser, name: string): { dirs: string[]; remove(): void } {
+  const dirs: string[] = [];
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    const parent = join('/sys/fs/cgroup', h);
+    if (!existsSync(join(parent, 'cgroup.procs'))) continue;
+    const d = join(parent, name);
+    mkdirSync(d, { recursive: true });
+    dirs.push(d);
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) if (existsSync(join(parent, f))) writeFileSync(join(d, f), readFileSync(join(parent, f)));
+    execFileSync('chown', ['-R', `${u.uid}:${u.gid}`, d]);
+  }
+  return {
+    dirs,
+    remove() {
+      for (const d of dirs) {
+        try {
+          rmdirSync(d);
+        } catch {
+          // still in use: the after-run check reports it
+        }
+      }
+    },
+  };
 }

@@ -396,6 +396,18 @@ function cgroupDirsNamed(id: string): string[] {
     expect(statSync(bin).mode & 0o6000).toBe(0);
   });
 
+  it("a terminal: the container's own pty, relayed by a foreground run (under script(1) for a terminal of ours)", async () => {
+    const id = newId();
+    const b = await bundle(id, (c) => {
+      c.process.terminal = true;
+      c.process.args = ['sh', '-c', 'tty; exit 4'];
+    });
+    const r = await asUser(u, 'script', ['-qec', `${bin} run --bundle ${b} ${id}`, '/dev/null'], env(), { stdin: 'null' });
+    expect(r.code, show(r)).toBe(4);
+    expect(r.stdout).toMatch(/\/dev\/pts\/0\r?\n/);
+    await expectNothingLeft(id);
+  });
+
   it('hooks, seccomp and --pid-file as for root', async () => {
     const id = newId();
     const out = join(dir, `hook-${id}`);

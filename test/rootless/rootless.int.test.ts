@@ -512,5 +512,5 @@ tmp_dir = "${dir}/tmp"
     // The runtime kept its state under podman's XDG_RUNTIME_DIR, and nothing of it is left.
     const state = join(dir, 'xdg', name);
     expect(existsSync(state) ? readdirSync(state) : []).toEqual([]);
-  });
+  }, 180_000);
 });

@@ -53,6 +53,20 @@ function processesMentioning(s: string): number[] {
   return out;
 }
 
+/** Processes whose environment has this exact entry. */
+function processesWithEnv(entry: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(entry)) out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** Directories named id in any cgroup hierarchy (directly under the root or the caller's cgroup). */
 function cgroupDirsNamed(id: string): string[] {
   const found: string[] = [];
@@ -474,16 +488,15 @@ tmp_dir = "${dir}/tmp"
     if (!dir) return;
     await pm(['rm', '-af', '-t', '0']);
     await pm(['rmi', '-af']);
-    // podman's pause process holds its user namespace between calls: ours to end.
-    const pause = join(dir, 'tmp', 'pause.pid');
-    if (existsSync(pause)) {
+    // podman's pause process holds its user namespace between calls: ours (it has our XDG_RUNTIME_DIR) to end.
+    for (const pid of processesWithEnv(`XDG_RUNTIME_DIR=${join(dir, 'xdg')}`)) {
       try {
-        process.kill(Number(readFileSync(pause, 'utf8')), 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
-    await waitFor('podman processes to end', () => processesMentioning(dir).length === 0, 10_000).catch(() => {});
+    await waitFor('podman processes to end', () => processesMentioning(dir).length === 0 && processesWithEnv(`XDG_RUNTIME_DIR=${join(dir, 'xdg')}`).length === 0, 10_000).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
@@ -494,6 +507,11 @@ tmp_dir = "${dir}/tmp"
     expect(lines[0]).toBe('0');
     // podman's user namespace: root is the user, then its subuid range.
     expect(lines.slice(1).map((l) => l.trim().split(/\s+/).map(Number))).toEqual([[0, u.uid, 1], [1, u.subuid.start, u.subuid.count]]);
+
+    // --userns=keep-id: a user namespace of the container's own, whose maps the runtime writes as root of podman's.
+    r = await pm(['run', '--rm', '--userns=keep-id', 'localhost/rootless-busybox', 'id', '-u']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout.trim()).toBe(String(u.uid));
 
     const cname = `rl-${name}-${process.pid}-${++n}`;
     r = await pm(['run', '-d', '--name', cname, 'localhost/rootless-busybox', 'sh', '-c', 'echo started; trap "echo stopping; exit 0" TERM; while :; do sleep 0.1; done']);

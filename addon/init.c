@@ -639,6 +639,14 @@ static void op_set_affinity(struct msg *m) {
   OK(0);
 }
 
+/* Dumpable only while tsrunc (not host root) writes the id maps of a fresh user namespace: nothing of the container runs yet. */
+static void op_set_dumpable(struct msg *m) {
+  uint64_t on = get_u64(m);
+  if (m->bad || on > 1) { errno = EINVAL; FAIL("bad request"); }
+  if (prctl(PR_SET_DUMPABLE, (unsigned long)on, 0, 0, 0) < 0) FAIL("prctl PR_SET_DUMPABLE");
+  OK(0);
+}
+
 static void op_become_root(void) {
   /* Dropping supplementary groups is refused once setgroups is "deny"; that is fine. */
   if (setgroups(0, NULL) < 0 && errno != EPERM) FAIL("setgroups");
@@ -1409,6 +1417,7 @@ int main(int argc, char **argv) {
     case OP_SET_SECCOMP_LISTENER: op_set_seccomp_listener(&m); break;
     case OP_JOIN_SESSION_KEYRING: op_join_session_keyring(&m); break;
     case OP_BECOME_ROOT: op_become_root(); break;
+    case OP_SET_DUMPABLE: op_set_dumpable(&m); break;
     case OP_CONNECT_SOCKET: op_connect_socket(&m); break;
     case OP_SET_EXEC_LABEL: op_set_exec_label(&m); break;
     case OP_SET_PERSONALITY: op_set_personality(&m); break;

@@ -73,6 +73,7 @@ static inline const char *request_shape(uint32_t op) {
   case OP_SET_AFFINITY: return "b";
   case OP_SET_CLONE_CGROUP: return "s";
   case OP_JOIN_SESSION_KEYRING: return "su";
+  case OP_SET_DUMPABLE: return "u";
   case OP_LOOPBACK_UP: return "";
   case OP_OPEN_TREE: return "sussu";
   case OP_MOVE_MOUNT: return "fsu";

@@ -9,6 +9,8 @@ export interface GlobalOptions {
   logFormat: 'text' | 'json';
   debug: boolean;
   systemdCgroup: boolean;
+  /** --rootless, resolved: cgroups the caller cannot create are skipped when no limits are asked. */
+  rootless: boolean;
 }
 
 /**

@@ -13,18 +13,19 @@ import { TsruncError } from '../sys/errors';
 import { Logger } from '../sys/log';
 import { selfCommand, tsruncVersion } from '../sys/runtime';
 import { writeAll } from '../sys/stdio';
+import { defaultStateRoot, prepareXdgRoot, rootlessMode } from '../linux/rootless';
 
 export const SPEC_VERSION = '1.3.0';
 
 const helpFlag = flag({ name: 'help', alias: ['h'], type: 'bool', help: 'show help' });
 
 const globalFlags = [
-  flag({ name: 'root', type: 'string', value: 'DIR', default: '/run/tsrunc', help: 'directory for the state of containers' }),
+  flag({ name: 'root', type: 'string', value: 'DIR', help: 'directory for the state of containers (default: /run/tsrunc; $XDG_RUNTIME_DIR/tsrunc when not root)' }),
   flag({ name: 'log', type: 'string', value: 'FILE', help: 'append log lines to FILE instead of stderr' }),
   flag({ name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log format' }),
   flag({ name: 'debug', type: 'bool', help: 'log debug messages' }),
   flag({ name: 'systemd-cgroup', type: 'bool', help: 'manage cgroups through systemd (needs systemd as PID 1)' }),
-  flag({ name: 'rootless', type: 'string', value: 'true|false|auto', default: 'auto', help: 'accepted for runc compatibility; tsrunc runs as root' }),
+  flag({ name: 'rootless', type: 'string', value: 'true|false|auto', default: 'auto', help: 'skip cgroups the caller cannot create when no limits are asked (auto: unless tsrunc is host root)' }),
   flag({ name: 'criu', type: 'string', value: 'PATH', help: 'accepted for runc compatibility; checkpoint/restore is not supported' }),
   helpFlag,
   flag({ name: 'version', alias: ['v'], type: 'bool', help: 'print the version' }),
@@ -74,8 +75,11 @@ export async function main(argv: string[], inv: Invocation): Promise<number> {
     const g = top.flags;
     const format = g['log-format'];
     if (format !== 'text' && format !== 'json') throw new TsruncError(`invalid --log-format ${JSON.stringify(format)}: must be text or json`);
+    // As runc: without --root, $XDG_RUNTIME_DIR/tsrunc for a user (made 0700 and sticky), else /run/tsrunc.
+    const defaultRoot = g.root === undefined ? defaultStateRoot(inv.env, process.geteuid?.() ?? 0) : undefined;
     const global: GlobalOptions = {
-      root: g.root,
+      root: g.root ?? defaultRoot!.root,
+      rootless: rootlessMode(g.rootless),
       log: g.log,
       logFormat: format,
       debug: g.debug === true,
@@ -94,6 +98,7 @@ export async function main(argv: string[], inv: Invocation): Promise<number> {
     }
     const command = findCommand(name);
     if (!command) throw new TsruncError(`unknown command ${JSON.stringify(name)}; see tsrunc --help`);
+    if (defaultRoot?.xdg) prepareXdgRoot(defaultRoot.root);
     const parsed = parseArgs(rest, [...command.flags, helpFlag], command.stopAtFirstPositional);
     if (parsed.flags.help) {
       out(commandHelp(command));

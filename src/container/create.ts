@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import { createCgroup, planCgroup } from '../cgroups/manager';
 import { destroyCgroup } from '../cgroups/destroy';
 import { parseProcCgroup, readHierarchies } from '../cgroups/detect';
+import { callerCgroupView, isPermissionError, requestedResources } from '../cgroups/rootless';
+import { checkUserNamespace, currentCaller } from '../linux/rootless';
 import type { CgroupRecord } from '../cgroups/types';
 import { launchInit, type LaunchedInit, type Supervision } from '../init/launch';
 import { checkNamespacePath } from '../linux/namespaces';
@@ -40,6 +42,11 @@ export interface CreateOptions {
   preserveFds: number;
   supervision: Supervision;
   systemdCgroup: boolean;
+  /**
+   * --rootless (resolved: true unless tsrunc is host root, by default): a cgroup the caller cannot
+   * create is skipped when no limits are asked (src/cgroups/rootless.ts).
+   */
+  rootless?: boolean;
   /** The process that ran tsrunc: its cgroup is where relative cgroupsPaths go. */
   callerPid: number;
   log: Logger;
@@ -65,6 +72,8 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   validateId(o.id);
   if (o.systemdCgroup) checkSystemd();
   const spec = loadConfig(o.bundle);
+  const caller = currentCaller();
+  checkUserNamespace(caller, spec.linux?.namespaces);
   const rootfs = resolve(o.bundle, spec.root!.path);
   if (!isDirectory(rootfs)) throw new TsruncError(`root.path: ${JSON.stringify(rootfs)} is not a directory`);
   (spec.linux?.namespaces ?? []).forEach((ns, i) => {
@@ -78,7 +87,10 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   if (o.store.exists(o.id)) throw new TsruncError(`container with id ${JSON.stringify(o.id)} already exists`);
   const lsm = lsmSupport();
   checkLsm(spec, lsm);
-  const cgroup = planCgroup(spec.linux?.cgroupsPath, o.id, undefined, undefined, ownCgroups(o.callerPid), o.systemdCgroup ? {} : undefined);
+  const own = ownCgroups(o.callerPid);
+  const planned = planCgroup(spec.linux?.cgroupsPath, o.id, undefined, undefined, own, o.systemdCgroup ? {} : undefined);
+  // Rootless without a cgroup it may create and no limits asked: none (the container stays in the caller's).
+  let cgroup: CgroupRecord | undefined = planned;
   if (o.systemdCgroup) warnSystemdAnnotations(spec, o.log);
   const seccomp = spec.linux?.seccomp ? (await import('../seccomp/filter')).compileSeccomp(spec.linux.seccomp, o.log) : undefined;
   if (seccomp?.notify && spec.linux?.seccomp?.listenerPath) checkSocket(spec.linux.seccomp.listenerPath, 'linux.seccomp.listenerPath');
@@ -101,13 +113,19 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     chmodSync(`${dir}/exec.fifo`, 0o622);
     o.store.write(record);
     // systemd driver: the scope and its limits come with the container's process (placeInCgroup below).
-    if (!cgroup.systemd) {
-      createCgroup(cgroup);
+    if (cgroup && !cgroup.systemd) {
+      cgroup = await createOrSkipCgroup(cgroup, spec, !!o.rootless, o.log);
+      record.cgroup = cgroup;
       o.store.write(record);
-      // The limits are in place before the container's first process exists (it joins right after clone).
-      const { managerFor } = await import('../cgroups/manager');
-      (await managerFor(cgroup)).apply(spec.linux?.resources ?? {}, { warn: (m) => o.log.warn(m), devices: spec.linux?.devices, applyDevices: true });
+      if (cgroup) {
+        // The limits are in place before the container's first process exists (it joins right after clone).
+        const { managerFor } = await import('../cgroups/manager');
+        // Rootless, device rules are not applied (as runc): no node can be made in a user namespace, and
+        // the host's nodes bound in keep the host's permissions.
+        (await managerFor(cgroup)).apply(spec.linux?.resources ?? {}, { warn: (m) => o.log.warn(m), devices: spec.linux?.devices, applyDevices: !o.rootless });
+      }
     }
+    const hierarchies = readHierarchies();
     launched = await launchInit({ preserveFds: o.preserveFds, supervision: o.supervision, consolePair: ownConsole });
     const stateJson = (pid: number, status: 'creating' | 'created') => JSON.stringify({ ...ociState({ ...record, pid }, status), pid });
     const host = new RealHostSide(spec, cgroup, stateJson, (pid) => {
@@ -116,10 +134,10 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
       o.store.write(record);
       // For tsrunc-shim, which waits to learn which of its children is the container.
       writeAtomic(`${dir}/pid`, String(pid));
-    }, o.bundle, cgroup.systemd ? async (pid) => {
+    }, o.bundle, planned.systemd ? async (pid) => {
       // The scope is made around the process right after clone, before it runs anything configured.
       const { startScope } = await import('../cgroups/systemd-unit');
-      await startScope(cgroup, pid, {
+      await startScope(planned, pid, {
         id: o.id, resources: spec.linux?.resources ?? {}, devices: spec.linux?.devices, warn: (m) => o.log.warn(m), persist: () => o.store.write(record),
       });
     } : undefined);
@@ -127,7 +145,8 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
       spec, bundle: o.bundle, rootfs, stateDir: dir, noPivot: o.noPivot, preserveFds: o.preserveFds,
       sessionKeyring: o.noNewKeyring ? undefined : sessionKeyringName(o.id),
       console: o.consoleSocket !== undefined ? { path: o.consoleSocket } : launched.consoleFd !== undefined ? { fd: launched.consoleFd } : undefined,
-      seccomp, lsm, cgroup, cgroupHierarchies: readHierarchies(), log: o.log, grantable: boundingSet(o.callerPid),
+      seccomp, lsm, cgroup, cgroupHierarchies: hierarchies, log: o.log, grantable: boundingSet(o.callerPid),
+      callerCgroup: cgroup ? undefined : callerCgroupView(planned.mode, hierarchies, own), rootless: !caller.hostRoot,
     });
     launched.channel.close();
     if (o.pidFile) writePidFile(o.pidFile, pid);
@@ -141,13 +160,13 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
 }
 
 /** Undo a half-built container, in reverse order; a failure here is logged, never hides the original error. */
-async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord, cgroup: CgroupRecord, launched?: LaunchedInit): Promise<void> {
+async function abortCreate(o: CreateOptions, spec: Spec, record: ContainerRecord, cgroup: CgroupRecord | undefined, launched?: LaunchedInit): Promise<void> {
   try {
     launched?.channel.close();
     launched?.kill();
     if (record.pid !== undefined) await killAndWait(record.pid, record.pidStartTime);
     if (record.hostMounts) await unmountUnder(record.rootfs);
-    await destroyCgroup(cgroup, (m) => o.log.warn(m));
+    if (cgroup) await destroyCgroup(cgroup, (m) => o.log.warn(m));
   } catch (err) {
     o.log.warn(`cleaning up after a failed create: ${(err as Error).message}`);
   } finally {
@@ -200,6 +219,27 @@ function checkSocket(path: string, what: string): void {
     throw new TsruncError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   if (!st.isSocket()) throw new TsruncError(`${what} ${path}: not a unix socket`);
+}
+
+/**
+ * Creates the container's cgroup. Rootless (--rootless), a cgroup the
+ * caller may not create is skipped, leaving the container in the caller's
+ * cgroups, unless the config asks for limits: then the error names them.
+ */
+async function createOrSkipCgroup(cgroup: CgroupRecord, spec: Spec, rootless: boolean, log: Logger): Promise<CgroupRecord | undefined> {
+  try {
+    createCgroup(cgroup);
+    return cgroup;
+  } catch (err) {
+    if (!rootless || !isPermissionError(err)) throw err;
+    await destroyCgroup(cgroup);
+    const asked = requestedResources(spec.linux?.resources);
+    if (asked.length) {
+      throw new TsruncError(`${asked.join(', ')}: cannot be applied: running rootless, tsrunc may not create the container's cgroup (${(err as Error).message}); delegate a cgroup v2 subtree to this user, or remove the limits`);
+    }
+    log.debug(`rootless: no cgroup of its own for the container (${(err as Error).message}); it stays in the caller's cgroups`);
+    return undefined;
+  }
 }
 
 /** The caller's own cgroups, per hierarchy: where relative cgroupsPaths are resolved, as runc does. */

@@ -7,6 +7,8 @@ import type { HostSide } from './setup';
 import type { Spec } from '../spec/types';
 import { TsruncError } from '../sys/errors';
 import { ioprioSet, schedSetattr } from '../sys/libc';
+import { setgroupsAllowed, writeIdMaps } from '../linux/idmap';
+import { currentCaller } from '../linux/rootless';
 
 /** The host-side half of container setup (see HostSide), done by tsrunc directly. */
 export class RealHostSide implements HostSide {
@@ -20,14 +22,6 @@ export class RealHostSide implements HostSide {
     private readonly placeInCgroup?: (pid: number) => Promise<void>,
   ) {}
 
-  setgroupsAllowed(pid: number): boolean {
-    try {
-      return readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() !== 'deny';
-    } catch {
-      return true; // no such file: a kernel before 3.19, where setgroups is always allowed
-    }
-  }
-
   statSource(path: string): 'dir' | 'file' | 'missing' {
     try {
       return statSync(path).isDirectory() ? 'dir' : 'file';
@@ -37,15 +31,13 @@ export class RealHostSide implements HostSide {
   }
 
   writeIdMaps(pid: number, uidMap: string, gidMap: string): void {
-    // Written from outside the new namespace, before the process does anything in it.
-    for (const [file, map] of [['uid_map', uidMap], ['gid_map', gidMap]]) {
-      if (!map) throw new TsruncError(`linux.${file === 'uid_map' ? 'uidMappings' : 'gidMappings'}: a new user namespace needs mappings`);
-      try {
-        writeFileSync(`/proc/${pid}/${file}`, map);
-      } catch (err) {
-        throw new TsruncError(`write /proc/${pid}/${file}: ${(err as Error).message}`, { cause: err });
-      }
-    }
+    // Written from outside the new namespace, before the process does anything in it; without host
+    // root, through newuidmap/newgidmap for anything but the caller's own ids (src/linux/idmap.ts).
+    writeIdMaps(pid, uidMap, gidMap, currentCaller());
+  }
+
+  setgroupsAllowed(pid: number): boolean {
+    return setgroupsAllowed(pid);
   }
 
   joinCgroup(pid: number): void | Promise<void> {

@@ -9,7 +9,7 @@ export async function pauseContainer(store: StateStore, id: string): Promise<voi
   try {
     const { record, status } = loadContainer(store, id);
     if (status !== 'running' && status !== 'created') throw new TsruncError(`container ${id} is not running: ${status}`);
-    if (!record.cgroup) throw new TsruncError(`container ${id} has no cgroup to freeze`);
+    if (!record.cgroup) throw new TsruncError(`container ${id} has no cgroup of its own to freeze (created rootless, without a cgroup it could write)`);
     await (await managerFor(record.cgroup)).freeze();
   } finally {
     release();
@@ -22,7 +22,8 @@ export async function resumeContainer(store: StateStore, id: string): Promise<vo
   try {
     const { record, status } = loadContainer(store, id);
     if (status !== 'paused') throw new TsruncError(`container ${id} is not paused: ${status}`);
-    (await managerFor(record.cgroup!)).thaw();
+    if (!record.cgroup) throw new TsruncError(`container ${id} has no cgroup of its own to thaw`);
+    (await managerFor(record.cgroup)).thaw();
   } finally {
     release();
   }

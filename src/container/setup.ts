@@ -68,6 +68,10 @@ export interface SetupOptions {
   grantable?: bigint;
   cgroup?: CgroupRecord;
   cgroupHierarchies?: { key: string; mountPoint: string; controllers: string[]; version: 1 | 2 }[];
+  /** Without a cgroup of its own (rootless, not delegated): the caller's cgroups, which a "cgroup" mount shows (as runc). */
+  callerCgroup?: CgroupRecord;
+  /** tsrunc is not host root: the maps of a new user namespace are written while the process is dumpable. */
+  rootless?: boolean;
   log: Logger;
 }
 
@@ -139,7 +143,12 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   host.onPid(pid);
 
   // 2. From outside: id maps, cgroup, OOM score. Nothing configured has run yet.
-  if (ns.isNew('user')) host.writeIdMaps(pid, idMap(linux.uidMappings), idMap(linux.gidMappings));
+  if (ns.isNew('user')) {
+    // Non-dumpable, the process's /proc files are root's: only host root could write its maps.
+    if (o.rootless) await ops.setDumpable(true);
+    host.writeIdMaps(pid, idMap(linux.uidMappings), idMap(linux.gidMappings));
+    if (o.rootless) await ops.setDumpable(false);
+  }
   // In a user namespace the process is still the unmapped host root: it becomes the namespace's root,
   // or it could not even create a file in the container's own tmpfs (EOVERFLOW).
   if (userns && (!ns.isNew('user') || mapsRoot(linux.uidMappings, linux.gidMappings))) await ops.becomeRoot();
@@ -161,7 +170,8 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   await prepareRootfs(ops, host, o, ns);
   for (const m of spec.mounts ?? []) await mountEntry(ops, host, o, m, ns, trees.get(m));
   // With the host's /dev bound in, it has its devices already: none are made (as in runc).
-  if (needsDevSetup(spec.mounts)) await createDevices(ops, withDefaults(linux.devices ?? []), userns);
+  // Without host root (rootless podman runs tsrunc as root of its user namespace), nodes are bound too, as runc does.
+  if (needsDevSetup(spec.mounts)) await createDevices(ops, withDefaults(linux.devices ?? []), userns || !!o.rootless);
 
   // 4. Hooks that see the container's namespaces but still the host's root.
   await host.runRuntimeHooks('prestart', pid);
@@ -354,12 +364,12 @@ async function mountEntry(ops: InitOps, host: HostSide, o: SetupOptions, m: Moun
  * directory per hierarchy, as on the host.
  */
 async function mountCgroups(ops: InitOps, o: SetupOptions, dest: string, flags: number, ns: NamespacePlan): Promise<void> {
-  const record = o.cgroup;
+  const record = o.cgroup ?? o.callerCgroup;
   const hierarchies = o.cgroupHierarchies ?? [];
   if (!record) throw new TsruncError(`mounts ${dest}: a cgroup mount needs the container's cgroup`);
   const own = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.RELATIME);
   // cgroup v1 cannot be mounted from a user namespace (only cgroup2 can): there, binds of the container's own.
-  const userns = ns.has('user');
+  const userns = ns.has('user') || !!o.rootless;
   const mountOne = async (key: string, target: string, version: 1 | 2, controllers: string[]) => {
     await ops.mkdirAll(target, 0o755, true);
     if (ns.has('cgroup') && !(userns && version === 1)) {
@@ -428,9 +438,8 @@ export interface ProcessOptions {
 /** The process part, shared by create and exec: what runs, as whom, with which limits and privileges. */
 export async function configureProcess(ops: InitOps, p: Process, o: ProcessOptions): Promise<void> {
   await ops.setExec(p.args ?? [], p.env ?? [], p.cwd);
-  // As runc: groups that cannot be set are an error, never silently left out.
   if (!o.setgroups && p.user.additionalGids?.length) {
-    throw new TsruncError('process.user.additionalGids: cannot set additional groups: setgroups(2) is denied in the container\'s user namespace');
+    throw new TsruncError('process.user.additionalGids: setgroups(2) is denied in this user namespace (only your own gid is mapped); map a range of /etc/subgid in linux.gidMappings to use additional groups');
   }
   await ops.setUser({ uid: p.user.uid, gid: p.user.gid, umask: p.user.umask, additionalGids: p.user.additionalGids ?? [], setgroups: o.setgroups });
   if (p.capabilities) {

@@ -138,6 +138,9 @@ export class InitChannel implements InitOps {
   async becomeRoot(): Promise<void> {
     await this.call('BecomeRoot', [], 'become root in the user namespace');
   }
+  async setDumpable(on: boolean): Promise<void> {
+    await this.call('SetDumpable', [on ? 1 : 0], on ? 'make the process dumpable for its id maps' : 'make the process non-dumpable');
+  }
   async sethostname(name: string): Promise<void> {
     await this.call('Sethostname', [name], `set hostname ${JSON.stringify(name)}`);
   }

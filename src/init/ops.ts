@@ -78,6 +78,8 @@ export interface InitOps {
   moveMount(fd: number, target: string): Promise<void>;
   /** In a new network namespace: bring "lo" up (as runc). */
   loopbackUp(): Promise<void>;
+  /** Dumpable or not: while tsrunc without host root writes the maps of the new user namespace. */
+  setDumpable(on: boolean): Promise<void>;
   sethostname(name: string): Promise<void>;
   setdomainname(name: string): Promise<void>;
   maskPath(path: string): Promise<void>;

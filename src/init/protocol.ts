@@ -71,6 +71,7 @@ export const REQUESTS = {
   SetAffinity: { op: 37, fields: [['mask', 'bytes']], doc: 'CPU mask (bytes of a cpu_set_t): sched_setaffinity on this process, now' },
   SetCloneCgroup: { op: 38, fields: [['dir', 'str']], doc: 'cgroup2 dir: opened now (while host paths resolve); CLONE then uses CLONE_INTO_CGROUP' },
   JoinSessionKeyring: { op: 39, fields: [['name', 'str'], ['addPerm', 'u64']], doc: 'a new (or the named) session keyring and permission bits to add, now' },
+  SetDumpable: { op: 40, fields: [['on', 'u64']], doc: 'prctl(PR_SET_DUMPABLE): dumpable only while tsrunc without host root writes the new user namespace\'s id maps (/proc/<pid> files of a non-dumpable process are root\'s)' },
   LoopbackUp: { op: 50, fields: [], doc: 'bring "lo" up in the current network namespace (a new one), as runc does' },
   OpenTree: {
     op: 51, fields: [['hostPath', 'str'], ['recursive', 'u64'], ['uidMap', 'str'], ['gidMap', 'str'], ['idmapRecursive', 'u64']],

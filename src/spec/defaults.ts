@@ -1,4 +1,5 @@
 import type { Spec } from './types';
+import { cleanPath } from '../linux/mounts';
 
 export const OCI_VERSION = '1.3.0';
 
@@ -51,17 +52,23 @@ export function defaultSpec(o: DefaultSpecOptions = {}): Spec {
   return spec;
 }
 
-/** `spec --rootless`: a user namespace mapping root to the given ids, and nothing that needs real root. */
-export function rootlessSpec(uid: number, gid: number, o: DefaultSpecOptions = {}): Spec {
-  const spec = defaultSpec(o);
+/**
+ * `spec --rootless`, as runc's: a user namespace mapping root to the given
+ * ids; no network namespace (it would have no way out); a cgroup namespace
+ * only on a cgroup v2 host; /sys bound from the host (sysfs cannot be mounted
+ * without owning the network namespace); no uid=/gid= mount options (those
+ * ids are not mapped); no cgroup resources. The cgroup mount stays: it shows
+ * the container's cgroup, or the caller's when it has none of its own.
+ */
+export function rootlessSpec(uid: number, gid: number, cgroupV2: boolean): Spec {
+  const spec = defaultSpec({ cgroupNamespace: cgroupV2 });
   const linux = spec.linux!;
-  linux.namespaces = linux.namespaces!.filter((n) => n.type !== 'network').concat({ type: 'user' });
+  linux.namespaces = linux.namespaces!.filter((n) => n.type !== 'network' && n.type !== 'user' && (cgroupV2 || n.type !== 'cgroup')).concat({ type: 'user' });
   linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];
   linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
   delete linux.resources;
-  spec.mounts = spec.mounts!
-    .filter((m) => m.type !== 'cgroup')
-    .map((m) => m.type === 'sysfs' ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
-      : m.type === 'devpts' ? { ...m, options: m.options!.filter((o) => o !== 'gid=5') } : m);
+  spec.mounts = spec.mounts!.map((m) => cleanPath(m.destination) === '/sys'
+    ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+    : m.options ? { ...m, options: m.options.filter((o) => !o.startsWith('uid=') && !o.startsWith('gid=')) } : m);
   return spec;
 }

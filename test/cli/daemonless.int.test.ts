@@ -23,6 +23,8 @@ function tsruncProcesses(): { pid: number; exe: string; args: string }[] {
     let exe = '';
     let args = '';
     try {
+      // Only this runner's user: test/rootless runs tsrunc as another user at the same time.
+      if (/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1] !== String(process.getuid?.())) continue;
       exe = readlinkSync(`/proc/${name}/exe`);
       args = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ');
     } catch {

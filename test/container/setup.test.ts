@@ -227,6 +227,22 @@ describe('setupContainer: request sequences', () => {
     ]);
   });
 
+  it('rootless (not host root): dumpable only while the maps are written; devices bound even without a new user namespace', async () => {
+    const spec = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+    });
+    expect((await setup(spec, { rootless: true })).log.slice(0, 7)).toEqual([
+      FIFO, 'clone NEWNS|NEWUSER', `host.onPid ${PID}`, 'setDumpable true', `host.writeIdMaps ${PID} uid="0 1000 1\\n" gid="0 1000 1\\n"`, 'setDumpable false', 'becomeRoot',
+    ]);
+    // Root of a user namespace (rootless podman): no new one, no maps, but mknod is still refused there.
+    const { log } = await setup(minimal(), { rootless: true });
+    expect(log).not.toContain('setDumpable true');
+    expect(log.filter((l) => l.startsWith('bindDevice '))).toEqual(DEV_BINDS);
+    expect(log.some((l) => l.startsWith('mknod '))).toBe(false);
+  });
+
   it('a new user namespace that does not map root: no becomeRoot', async () => {
     const spec = minimal((s) => {
       s.linux!.namespaces!.push({ type: 'user' });

@@ -142,6 +142,9 @@ export class RecordingOps implements InitOps {
   async becomeRoot(): Promise<void> {
     this.rec('becomeRoot', 'becomeRoot');
   }
+  async setDumpable(on: boolean): Promise<void> {
+    this.rec('setDumpable', `setDumpable ${on}`);
+  }
   async sethostname(name: string): Promise<void> {
     this.rec('sethostname', `sethostname ${JSON.stringify(name)}`);
   }

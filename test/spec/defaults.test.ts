@@ -75,23 +75,24 @@ describe('defaultSpec on a cgroup v1 or hybrid host', () => {
 });
 
 describe('rootlessSpec', () => {
-  const s = rootlessSpec(1000, 1001);
+  const s = rootlessSpec(1000, 1001, false);
 
-  it('adds a user namespace mapping root to the given ids, and drops the network namespace', () => {
-    expect(s.linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'cgroup', 'user']);
+  it('adds a user namespace mapping root to the given ids, and drops the network namespace (and the cgroup one on v1)', () => {
+    expect(s.linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'user']);
+    expect(rootlessSpec(1000, 1001, true).linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'cgroup', 'user']);
     expect(s.linux!.uidMappings).toEqual([{ containerID: 0, hostID: 1000, size: 1 }]);
     expect(s.linux!.gidMappings).toEqual([{ containerID: 0, hostID: 1001, size: 1 }]);
   });
 
-  it('has no cgroup resources and no cgroup mount', () => {
+  it("has no cgroup resources, and keeps the read-only cgroup mount (as runc's)", () => {
     expect(s.linux!.resources).toBeUndefined();
-    expect(s.mounts!.some((m) => m.type === 'cgroup')).toBe(false);
+    expect(s.mounts!.find((m) => m.type === 'cgroup')).toEqual(defaultSpec().mounts!.find((m) => m.type === 'cgroup'));
   });
 
   it('binds /sys instead of mounting sysfs, and drops gid=5 from devpts', () => {
     expect(s.mounts!.find((m) => m.destination === '/sys')).toEqual({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
     expect(s.mounts!.find((m) => m.destination === '/dev/pts')!.options).toEqual(['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620']);
-    expect(s.mounts!.map((m) => m.destination)).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys']);
+    expect(s.mounts!.map((m) => m.destination)).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']);
   });
 
   it('keeps the rest of the default', () => {

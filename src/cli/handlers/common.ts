@@ -31,6 +31,7 @@ export function createOptions(ctx: CommandContext<Flags<'create'>>, supervision:
     preserveFds: preservedFds(ctx),
     supervision,
     systemdCgroup: ctx.global.systemdCgroup,
+    rootless: ctx.global.rootless,
     callerPid: ctx.caller.pid,
     log: ctx.log,
   };

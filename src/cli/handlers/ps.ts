@@ -17,7 +17,9 @@ export async function run(ctx: CommandContext<Flags<'ps'>>): Promise<number> {
   if (format !== 'table' && format !== 'json') throw new TsruncError(`invalid --format ${JSON.stringify(format)}: must be table or json`);
   const [id, ...psArgs] = ctx.args;
   const { record } = loadContainer(storeOf(ctx), id);
-  const pids = record.cgroup ? cgroupPids(record.cgroup) : [];
+  // Rootless without a writable cgroup, the container has none of its own to list (runc's rootless cgroup manager alike).
+  if (!record.cgroup) throw new TsruncError(`container ${id} has no cgroup of its own (created rootless, without a cgroup it could write): its processes cannot be listed`);
+  const pids = cgroupPids(record.cgroup);
   if (format === 'json') {
     ctx.stdout(JSON.stringify(pids) + '\n');
     return 0;

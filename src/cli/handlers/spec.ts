@@ -4,16 +4,16 @@ import type { CommandContext } from '../context';
 import type { Flags } from '../flags';
 import { defaultSpec, rootlessSpec } from '../../spec/defaults';
 import { TsruncError } from '../../sys/errors';
+import { detectMode } from '../../cgroups/detect';
+import { statfsType } from '../../sys/libc';
 
 export async function run(ctx: CommandContext<Flags<'spec'>>): Promise<number> {
   const bundle = resolve(ctx.cwd, ctx.flags.bundle ?? '.');
   const file = join(bundle, 'config.json');
   if (existsSync(file)) throw new TsruncError(`${file} exists; remove it first`);
   // As runc: a cgroup namespace only on a cgroup v2 (unified) host.
-  const { detectMode } = await import('../../cgroups/detect');
-  const { statfsType } = await import('../../sys/libc');
-  const o = { cgroupNamespace: detectMode(statfsType) === 'unified' };
-  const spec = ctx.flags.rootless ? rootlessSpec(process.getuid?.() ?? 0, process.getgid?.() ?? 0, o) : defaultSpec(o);
+  const v2 = detectMode(statfsType) === 'unified';
+  const spec = ctx.flags.rootless ? rootlessSpec(process.geteuid?.() ?? 0, process.getegid?.() ?? 0, v2) : defaultSpec({ cgroupNamespace: v2 });
   writeFileSync(file, JSON.stringify(spec, null, '\t') + '\n');
   return 0;
 }

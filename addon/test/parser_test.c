@@ -255,7 +255,7 @@ static void test_requests(void) {
     free(b.p);
   }
 
-  uint32_t unknown[] = { 0, 19, 40, 1000, 0xffffffff };
+  uint32_t unknown[] = { 0, 19, 41, 1000, 0xffffffff };
   for (size_t i = 0; i < 5; i++) {
     uint8_t body[4];
     put_le(body, unknown[i], 4);

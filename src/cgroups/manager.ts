@@ -4,6 +4,7 @@ import { detectMode, parseProcCgroup, readHierarchies, type Hierarchy } from './
 import type { CgroupMode, CgroupRecord } from './types';
 import { realFs, type CgroupFs } from './fs';
 import type { CgroupManager } from './resources';
+import { planSystemdCgroup } from './systemd-path';
 import { TsruncError } from '../sys/errors';
 import { statfsType } from '../sys/libc';
 
@@ -24,9 +25,7 @@ export function planCgroup(cgroupsPath: string | undefined, id: string, mode?: C
   const hs = (hierarchies ?? readHierarchies()).filter((h) => (m === 'unified' ? h.version === 2 : h.version === 1 || (m === 'hybrid' && h.mountPoint.endsWith('/unified'))));
   if (systemd) {
     const init = systemd.initCgroup ?? (m === 'unified' ? new Map<string, string>() : parseProcCgroup(readFileSync('/proc/1/cgroup', 'utf8')));
-    // Required here, by a literal path: only --systemd-cgroup pays for the unit-property code (and the device rules it uses).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('./systemd') as typeof import('./systemd')).planSystemdCgroup(cgroupsPath, id, m, hs, init);
+    return planSystemdCgroup(cgroupsPath, id, m, hs, init);
   }
   const own = ownCgroup ?? parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
   const configured = cgroupsPath ?? id;

@@ -1,5 +1,5 @@
 import type { Spec } from './types';
-import { cleanPath } from '../linux/mounts';
+import { posix } from 'node:path';
 
 export const OCI_VERSION = '1.3.0';
 
@@ -67,7 +67,7 @@ export function rootlessSpec(uid: number, gid: number, cgroupV2: boolean): Spec 
   linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];
   linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
   delete linux.resources;
-  spec.mounts = spec.mounts!.map((m) => cleanPath(m.destination) === '/sys'
+  spec.mounts = spec.mounts!.map((m) => posix.normalize(m.destination).replace(/(.)\/$/, '$1') === '/sys'
     ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
     : m.options ? { ...m, options: m.options.filter((o) => !o.startsWith('uid=') && !o.startsWith('gid=')) } : m);
   return spec;

@@ -98,6 +98,7 @@ async function encodedRequests(): Promise<Buffer[]> {
   await c.addHook({ path: '/bin/hook', args: ['hook', 'a'], env: ['E=1'], timeout: 5, stdin: '{}' });
   await c.runHook({ path: '/bin/hook', args: [], env: [], timeout: 0, stdin: '{"pid":1}' });
   await c.joinSessionKeyring('_ses.ctr', 0x80000);
+  await c.setDumpable(true);
   await c.loopbackUp();
   await c.openTree('/srv/vol', true, { uidMap: '0 1000 1\n', gidMap: '0 1000 1\n', recursive: false });
   await c.moveMount(7, '/data');

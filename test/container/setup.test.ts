@@ -713,7 +713,7 @@ describe('setupContainer: the process', () => {
     const spec = minimal((s) => { s.process!.user.additionalGids = [5]; });
     const { error, log } = await setupFails(spec, {}, (run) => { run.host.setgroupsDenied = true; });
     expect(error).toBeInstanceOf(TsruncError);
-    expect(error.message).toBe("process.user.additionalGids: cannot set additional groups: setgroups(2) is denied in the container's user namespace");
+    expect(error.message).toBe('process.user.additionalGids: setgroups(2) is denied in this user namespace (only your own gid is mapped); map a range of /etc/subgid in linux.gidMappings to use additional groups');
     expect(log.some((l) => l.startsWith('setUser'))).toBe(false);
   });
 

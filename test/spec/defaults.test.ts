@@ -70,7 +70,7 @@ describe('defaultSpec', () => {
 describe('defaultSpec on a cgroup v1 or hybrid host', () => {
   it('has no cgroup namespace (runc adds one only on cgroup v2)', () => {
     expect(defaultSpec({ cgroupNamespace: false }).linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
-    expect(rootlessSpec(1000, 1000, { cgroupNamespace: false }).linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'user']);
+    expect(rootlessSpec(1000, 1000, false).linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'user']);
   });
 });
 

@@ -25,7 +25,8 @@
 #define REQ_MAX_STRS (1u << 20)
 
 /*
- * One letter per field, in wire order:
+ * request_shape(op), generated into build/protocol.h from the REQUESTS table of
+ * src/init/protocol.ts, gives one letter per field, in wire order:
  *   u  u64, any value          i  u64 that must fit a uid/gid (< 2^32)
  *   f  u64 that must be an fd (<= INT_MAX)
  *   s  str of text: no NUL     b  str of bytes: anything (file data, BPF, a CPU mask)
@@ -33,54 +34,6 @@
  *   n  u64 count (<= REQ_MAX_NAMESPACES), then count x (u64 type, str path): OP_JOIN_NAMESPACES
  * NULL: no such request.
  */
-static inline const char *request_shape(uint32_t op) {
-  switch (op) {
-  case OP_JOIN_NAMESPACES: return "n";
-  case OP_UNSHARE: return "u";
-  case OP_CLONE: return "u";
-  case OP_WRITE_FILE: return "sbu";
-  case OP_MOUNT: return "sssusu";
-  case OP_MKDIR_ALL: return "suu";
-  case OP_MKFILE: return "suu";
-  case OP_MKNOD: return "suuiiu";
-  case OP_SYMLINK: return "ssu";
-  case OP_SET_ROOT: return "s";
-  case OP_PIVOT_ROOT: return "s";
-  case OP_CHROOT: return "su";
-  case OP_SETHOSTNAME: return "s";
-  case OP_SETDOMAINNAME: return "s";
-  case OP_UMOUNT: return "suu";
-  case OP_MASK_PATH: return "s";
-  case OP_READONLY_PATH: return "s";
-  case OP_BIND_DEVICE: return "ss";
-  case OP_SET_EXEC: return "SSs";
-  case OP_SET_USER: return "iiuuS";
-  case OP_SET_CAPS: return "uuuuu";
-  case OP_SET_RLIMIT: return "uuu";
-  case OP_SET_NO_NEW_PRIVS: return "";
-  case OP_SET_SECCOMP: return "bu";
-  case OP_SET_START_FIFO: return "s";
-  case OP_SET_PRESERVE_FDS: return "u";
-  case OP_SET_CONSOLE: return "fuu";
-  case OP_ADD_HOOK: return "SSus";
-  case OP_FINISH: return "";
-  case OP_RUN_HOOK: return "SSus";
-  case OP_SET_SECCOMP_LISTENER: return "fs";
-  case OP_BECOME_ROOT: return "";
-  case OP_CONNECT_SOCKET: return "s";
-  case OP_SET_EXEC_LABEL: return "ss";
-  case OP_SET_PERSONALITY: return "u";
-  case OP_SET_AFFINITY: return "b";
-  case OP_SET_CLONE_CGROUP: return "s";
-  case OP_JOIN_SESSION_KEYRING: return "su";
-  case OP_SET_DUMPABLE: return "u";
-  case OP_LOOPBACK_UP: return "";
-  case OP_OPEN_TREE: return "sussu";
-  case OP_MOVE_MOUNT: return "fsu";
-  case OP_MOUNT_SETATTR: return "suuu";
-  default: return NULL;
-  }
-}
 
 /* Steps over one str without copying it; text: refuse a NUL byte. */
 static inline int request_skip_str(struct msg *m, int text, const char **why) {

@@ -5,7 +5,7 @@
  * test/init/protocol.test.ts checks the built header is what this renders.
  */
 import { writeFileSync } from 'node:fs';
-import { FIELD_KINDS, OPTS, REQUESTS, cName, type RequestName } from '../init/protocol';
+import { FIELD_KINDS, OPTS, REQUESTS, SHAPE_LETTERS, cName, requestShape, type RequestName } from '../init/protocol';
 
 export function renderHeader(): string {
   const names = Object.keys(REQUESTS) as RequestName[];
@@ -37,6 +37,14 @@ export function renderHeader(): string {
     '',
     '/* opts bits */',
     ...opts,
+    '',
+    `/* Each request's fields, a letter each (${Object.entries(SHAPE_LETTERS).map(([k, l]) => `${l} ${k}`).join(', ')}): addon/request.h checks a whole request against it. NULL: no such request. */`,
+    'static inline const char *request_shape(unsigned op) {',
+    '  switch (op) {',
+    ...names.map((n) => `  case ${cName(n)}: return "${requestShape(n)}";`),
+    '  default: return 0;',
+    '  }',
+    '}',
     '',
     '#endif',
     '',

@@ -18,12 +18,22 @@
 /** How a field travels. */
 export const FIELD_KINDS = {
   u64: '8 bytes little-endian (negative numbers as two\'s complement)',
+  id: 'a u64 that must fit a uid or gid (< 2^32: C would truncate 2^32 to root)',
+  fd: 'a u64 that must be a file descriptor (<= INT_MAX)',
   str: 'u32 byte count + UTF-8 bytes (no NUL on the wire)',
-  bytes: 'u32 byte count + raw bytes (a str that is not text)',
+  bytes: 'u32 byte count + raw bytes (a str that is not text: it may hold NUL)',
   strs: 'u32 count + that many str',
   pairs: 'u64 count + that many (u64, str)',
 } as const;
 export type FieldKind = keyof typeof FIELD_KINDS;
+
+/** Each kind's letter in a request's shape: tsrunc-init checks a whole request against it before acting (addon/request.h). */
+export const SHAPE_LETTERS: Record<FieldKind, string> = { u64: 'u', id: 'i', fd: 'f', str: 's', bytes: 'b', strs: 'S', pairs: 'n' };
+
+/** The shape of a request, one letter per field ("suu" for MkdirAll). */
+export function requestShape(name: RequestName): string {
+  return (REQUESTS[name].fields as readonly (readonly [string, FieldKind])[]).map(([, kind]) => SHAPE_LETTERS[kind]).join('');
+}
 
 type FieldDef = readonly [name: string, kind: FieldKind];
 interface RequestDef {
@@ -36,11 +46,11 @@ export const REQUESTS = {
   JoinNamespaces: { op: 1, fields: [['namespaces', 'pairs']], doc: '(CLONE_NEW* type, path) pairs: open all, then setns in order' },
   Unshare: { op: 2, fields: [['flags', 'u64']], doc: 'unshare(2) with these CLONE_NEW* flags' },
   Clone: { op: 3, fields: [['flags', 'u64']], doc: 'Reply value: child pid. The parent exits after replying; the child continues serving (in the cgroup of SET_CLONE_CGROUP, if any)' },
-  WriteFile: { op: 4, fields: [['path', 'str'], ['data', 'str'], ['opts', 'u64']], doc: 'write data to an existing file' },
+  WriteFile: { op: 4, fields: [['path', 'str'], ['data', 'bytes'], ['opts', 'u64']], doc: 'write data to an existing file' },
   Mount: { op: 5, fields: [['source', 'str'], ['target', 'str'], ['fstype', 'str'], ['flags', 'u64'], ['data', 'str'], ['opts', 'u64']], doc: 'mount(2); OPT_SRC_IN_ROOT resolves the source in the root too' },
   MkdirAll: { op: 6, fields: [['path', 'str'], ['mode', 'u64'], ['opts', 'u64']], doc: 'mkdir -p' },
   Mkfile: { op: 7, fields: [['path', 'str'], ['mode', 'u64'], ['opts', 'u64']], doc: 'create an empty file (a bind-mount target) unless it exists' },
-  Mknod: { op: 8, fields: [['path', 'str'], ['mode', 'u64'], ['dev', 'u64'], ['uid', 'u64'], ['gid', 'u64'], ['opts', 'u64']], doc: 'mknod(2) with mode = type|perm, then chown' },
+  Mknod: { op: 8, fields: [['path', 'str'], ['mode', 'u64'], ['dev', 'u64'], ['uid', 'id'], ['gid', 'id'], ['opts', 'u64']], doc: 'mknod(2) with mode = type|perm, then chown' },
   Symlink: { op: 9, fields: [['target', 'str'], ['linkpath', 'str'], ['opts', 'u64']], doc: 'symlink(2)' },
   SetRoot: { op: 10, fields: [['path', 'str']], doc: 'the directory every OPT_IN_ROOT path is resolved in' },
   PivotRoot: { op: 11, fields: [['newRoot', 'str']], doc: 'pivot_root(2) into the new root and detach the old one' },
@@ -52,18 +62,18 @@ export const REQUESTS = {
   ReadonlyPath: { op: 17, fields: [['path', 'str']], doc: 'bind onto itself, remount read-only keeping its other flags' },
   BindDevice: { op: 18, fields: [['hostPath', 'str'], ['target', 'str']], doc: 'bind a host device node (user namespaces)' },
   SetExec: { op: 20, fields: [['args', 'strs'], ['env', 'strs'], ['cwd', 'str']], doc: 'the process to execve at FINISH' },
-  SetUser: { op: 21, fields: [['uid', 'u64'], ['gid', 'u64'], ['umask', 'u64'], ['setgroups', 'u64'], ['additionalGids', 'strs']], doc: 'umask ~0 = leave; setgroups 0/1; additional gids in decimal' },
+  SetUser: { op: 21, fields: [['uid', 'id'], ['gid', 'id'], ['umask', 'u64'], ['setgroups', 'u64'], ['additionalGids', 'strs']], doc: 'umask ~0 = leave; setgroups 0/1; additional gids in decimal' },
   SetCaps: { op: 22, fields: [['bounding', 'u64'], ['effective', 'u64'], ['inheritable', 'u64'], ['permitted', 'u64'], ['ambient', 'u64']], doc: 'capability masks, applied at FINISH' },
   SetRlimit: { op: 23, fields: [['resource', 'u64'], ['soft', 'u64'], ['hard', 'u64']], doc: 'appends one rlimit, applied at FINISH' },
   SetNoNewPrivs: { op: 24, fields: [], doc: 'PR_SET_NO_NEW_PRIVS at FINISH' },
   SetSeccomp: { op: 25, fields: [['program', 'bytes'], ['flags', 'u64']], doc: 'BPF program (struct sock_filter[]) and seccomp(2) flags, loaded at FINISH' },
   SetStartFifo: { op: 26, fields: [['dir', 'str']], doc: 'directory holding exec.fifo: opened now, written after FINISH' },
   SetPreserveFds: { op: 27, fields: [['count', 'u64']], doc: 'count of fds after stdio to keep' },
-  SetConsole: { op: 28, fields: [['socketFd', 'u64'], ['rows', 'u64'], ['cols', 'u64']], doc: 'fd of a connected console socket: a pty in the container, its master sent there' },
+  SetConsole: { op: 28, fields: [['socketFd', 'fd'], ['rows', 'u64'], ['cols', 'u64']], doc: 'fd of a connected console socket: a pty in the container, its master sent there' },
   AddHook: { op: 29, fields: [['args', 'strs'], ['env', 'strs'], ['timeout', 'u64'], ['stdin', 'str']], doc: 'a startContainer hook (args[0] is the path; timeout in seconds), run at FINISH' },
   Finish: { op: 30, fields: [], doc: 'apply the process settings, reply, (wait for start), exec' },
   RunHook: { op: 31, fields: [['args', 'strs'], ['env', 'strs'], ['timeout', 'u64'], ['stdin', 'str']], doc: 'run one hook now, here' },
-  SetSeccompListener: { op: 32, fields: [['socketFd', 'u64'], ['state', 'str']], doc: 'fd of a connected socket and the containerProcessState JSON: gets the notify fd' },
+  SetSeccompListener: { op: 32, fields: [['socketFd', 'fd'], ['state', 'str']], doc: 'fd of a connected socket and the containerProcessState JSON: gets the notify fd' },
   BecomeRoot: { op: 33, fields: [], doc: 'in a new user namespace, once its maps are written: become uid/gid 0 there, keeping capabilities' },
   ConnectSocket: { op: 34, fields: [['path', 'str']], doc: 'connect a unix stream socket there (console socket, seccomp listener). Reply value: its fd' },
   SetExecLabel: { op: 35, fields: [['attrFile', 'str'], ['value', 'str']], doc: 'LSM attr file (/proc/thread-self/attr/...) and value: written at FINISH, takes effect at execve' },
@@ -77,7 +87,7 @@ export const REQUESTS = {
     op: 51, fields: [['hostPath', 'str'], ['recursive', 'u64'], ['uidMap', 'str'], ['gidMap', 'str'], ['idmapRecursive', 'u64']],
     doc: 'a detached copy of the mount at a host path (open_tree OPEN_TREE_CLONE), made while host paths resolve with the host\'s privileges (before a user namespace); with maps, id-mapped through a new user namespace that has them (MOUNT_ATTR_IDMAP). Reply value: its fd',
   },
-  MoveMount: { op: 52, fields: [['fd', 'u64'], ['target', 'str'], ['opts', 'u64']], doc: 'attach the tree of an OPEN_TREE fd at target (move_mount), then close the fd' },
+  MoveMount: { op: 52, fields: [['fd', 'fd'], ['target', 'str'], ['opts', 'u64']], doc: 'attach the tree of an OPEN_TREE fd at target (move_mount), then close the fd' },
   MountSetattr: { op: 53, fields: [['target', 'str'], ['attrSet', 'u64'], ['attrClr', 'u64'], ['opts', 'u64']], doc: 'mount_setattr(AT_RECURSIVE) (rro, rnosuid, ...)' },
 } as const satisfies Record<string, RequestDef>;
 
@@ -108,9 +118,9 @@ export function cName(name: RequestName): string {
   return `OP_${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
 }
 
-type ValueOf<K extends FieldKind> = K extends 'u64' ? number | bigint
+type ValueOf<K extends FieldKind> = K extends 'u64' | 'id' | 'fd' ? number | bigint
   : K extends 'str' ? string
-  : K extends 'bytes' ? Buffer
+  : K extends 'bytes' ? Buffer | string
   : K extends 'strs' ? string[]
   : [number | bigint, string][];
 
@@ -129,6 +139,8 @@ export function encodeRequest<N extends RequestName>(name: N, values: FieldValue
     const bad = () => new Error(`${name}.${field}: not a ${kind}: ${typeof v}`);
     switch (kind) {
       case 'u64':
+      case 'id':
+      case 'fd':
         if (typeof v !== 'number' && typeof v !== 'bigint') throw bad();
         parts.push(u64(v));
         break;
@@ -137,8 +149,8 @@ export function encodeRequest<N extends RequestName>(name: N, values: FieldValue
         parts.push(str(Buffer.from(v, 'utf8')));
         break;
       case 'bytes':
-        if (!Buffer.isBuffer(v)) throw bad();
-        parts.push(str(v));
+        if (!Buffer.isBuffer(v) && typeof v !== 'string') throw bad();
+        parts.push(str(Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8')));
         break;
       case 'strs':
         if (!Array.isArray(v)) throw bad();

@@ -90,7 +90,8 @@ describe('encodeRequest follows the table', () => {
     const untyped = encodeRequest as (name: string, values: unknown[]) => Buffer;
     expect(() => untyped('Clone', [])).toThrow('Clone: 0 values for 1 fields');
     expect(() => untyped('Clone', ['3'])).toThrow('Clone.flags: not a u64: string');
-    expect(() => untyped('SetSeccomp', ['abc', 0])).toThrow('SetSeccomp.program: not a bytes: string');
+    expect(() => untyped('SetSeccomp', [42, 0])).toThrow('SetSeccomp.program: not a bytes: number');
+    expect(() => untyped('SetUser', ['0', 0, -1, 1, []])).toThrow('SetUser.uid: not a id: string');
     expect(() => untyped('SetExec', ['sh', [], '/'])).toThrow('SetExec.args: not a strs: string');
   });
 });

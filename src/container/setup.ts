@@ -121,13 +121,15 @@ export async function setupContainer(ops: InitOps, host: HostSide, o: SetupOptio
   const listenerFd = listenerPath ? await ops.connectSocket(listenerPath) : undefined;
   // In a user namespace the container's root may not traverse host directories on the way to a bind
   // source (a 0700 parent): each source is cloned as a detached mount now, and attached later.
-  // An id-mapped mount is made the same way (the mapping is set on the detached copy).
+  // An id-mapped mount is made the same way (the mapping is set on the detached copy). Without host
+  // root (rootless) there is no privilege to clone with (open_tree needs CAP_SYS_ADMIN where the
+  // host's mounts live): binds are made inside, from sources the caller can reach itself, as runc.
   const trees = new Map<Mount, number>();
   for (const m of spec.mounts ?? []) {
     const opts = parseMountOptions(m);
     if (!opts.bind || m.type === 'cgroup' || m.type === 'cgroup2') continue;
     const idmap = mountIdmap(m, opts, linux);
-    if (userns || idmap) trees.set(m, await ops.openTree(bindSource(host, o, m).source, opts.recursive, idmap));
+    if ((userns && !o.rootless) || idmap) trees.set(m, await ops.openTree(bindSource(host, o, m).source, opts.recursive, idmap));
   }
 
   // 1. Namespaces: join those given by path, create the rest with the container process.

@@ -236,6 +236,16 @@ describe('setupContainer: request sequences', () => {
     expect((await setup(spec, { rootless: true })).log.slice(0, 7)).toEqual([
       FIFO, 'clone NEWNS|NEWUSER', `host.onPid ${PID}`, 'setDumpable true', `host.writeIdMaps ${PID} uid="0 1000 1\\n" gid="0 1000 1\\n"`, 'setDumpable false', 'becomeRoot',
     ]);
+    // Binds are made inside, not cloned before with privileges the caller does not have.
+    const withBind = minimal((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+      s.mounts = [{ destination: '/data', type: 'bind', source: '/home/u/vol', options: ['rbind'] }];
+    });
+    const binds = (await setup(withBind, { rootless: true }, ({ host }) => { host.sources = { '/home/u/vol': 'dir' }; })).log;
+    expect(binds.filter((l) => l.startsWith('openTree'))).toEqual([]);
+    expect(binds).toContain('mount /home/u/vol /data - BIND|REC - @root');
     // Root of a user namespace (rootless podman): no new one, no maps, but mknod is still refused there.
     const { log } = await setup(minimal(), { rootless: true });
     expect(log).not.toContain('setDumpable true');

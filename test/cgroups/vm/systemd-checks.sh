@@ -3,7 +3,9 @@
 # with pure cgroup v2 (test/cgroups/systemd-vm.int.test.ts runs it, once per
 # runtime, in one boot). The guest has no node: tsrunc is the compiled
 # addon/build/tsrunc.
-#   RUNTIME=runc|tsrunc [TSRUNC=path] bash test/cgroups/vm/systemd-checks.sh
+#   RUNTIME=runc|tsrunc [TSRUNC=path] [SECTIONS="1 2 3"] bash test/cgroups/vm/systemd-checks.sh
+# SECTIONS runs only the numbered sections listed (2 and 3 use section 1's
+# container): to iterate on a failing part without the whole guest run.
 # Prints "ok RUNTIME: check" / "not ok RUNTIME: check: why" lines, then
 # "summary RUNTIME PASSED FAILED"; exits 1 if a check failed.
 set -u
@@ -19,6 +21,7 @@ W=$(mktemp -d "/tmp/sdcheck-$N.XXXXXX")
 ROOT=$W/state
 CG=/sys/fs/cgroup
 pass=0 fail=0 T0=$(date +%s)
+want() { [ -z "${SECTIONS:-}" ] || [[ " $SECTIONS " == *" $1 "* ]]; }
 
 ok() { echo "ok $N: $1"; pass=$((pass + 1)); }
 nok() { echo "not ok $N: $1: $2"; fail=$((fail + 1)); }
@@ -79,6 +82,7 @@ EOF
 }
 
 # --- 1. a scope with limits: in systemd's view and in the files ---
+if want 1; then
 LIMITS='{ "devices": [ { "allow": false, "access": "rwm" } ], "memory": { "limit": 67108864 }, "pids": { "limit": 32 }, "cpu": { "shares": 512, "quota": 50000, "period": 100000 } }'
 ID=$N-a UNIT=sdcheck-$N-a.scope DIR=$CG/system.slice/sdcheck-$N-a.scope
 bundle "$W/a" "system.slice:sdcheck:$N-a" "$LIMITS" '["sleep", "600"]'
@@ -102,7 +106,10 @@ in_scope() {
 }
 check "scope: the container's process is directly in the scope" in_scope
 
+fi
+
 # --- 2. update: the unit's properties and the files ---
+if want 2; then
 check "update runs" rt update --memory 134217728 --pids-limit 64 "$ID"
 updated() {
   expect_eq MemoryMax "$(prop $UNIT MemoryMax)" 134217728 && expect_eq TasksMax "$(prop $UNIT TasksMax)" 64 &&
@@ -110,7 +117,10 @@ updated() {
 }
 check "update: systemctl show and the files have the new limits" updated
 
+fi
+
 # --- 3. the commands that work on the cgroup: pause/resume, exec, ps, kill --all ---
+if want 3; then
 paused() {
   rt pause "$ID" && grep -qx 'frozen 1' $DIR/cgroup.events && rt resume "$ID" && grep -qx 'frozen 0' $DIR/cgroup.events
 }
@@ -132,7 +142,10 @@ check "kill --all empties the scope" killed_all
 check "delete runs" rt delete "$ID"
 check "delete: the unit and its cgroup are gone" gone $UNIT $DIR
 
+fi
+
 # --- 4. a kubelet-style path: a scope in a nested slice ---
+if want 4; then
 POD=kubepods-burstable-pod$N.slice
 ID=$N-b UNIT=cri-containerd-$N-b.scope DIR=$CG/kubepods.slice/kubepods-burstable.slice/$POD/cri-containerd-$N-b.scope
 bundle "$W/b" "$POD:cri-containerd:$N-b" '{ "memory": { "limit": 33554432 } }' '["sleep", "600"]'
@@ -145,7 +158,10 @@ check "nested slice: the scope is in kubepods.slice/kubepods-burstable.slice/$PO
 check "nested slice: delete --force removes the unit and its cgroup" rt delete --force "$ID"
 check "nested slice: gone" gone $UNIT "$DIR"
 
+fi
+
 # --- 5. no cgroupsPath: system.slice:<runtime>:<id> ---
+if want 5; then
 ID=$N-c UNIT=$PREFIX-$N-c.scope DIR=$CG/system.slice/$PREFIX-$N-c.scope
 bundle "$W/c" "" '{}' '["sleep", "600"]'
 default_path() {
@@ -154,7 +170,10 @@ default_path() {
 }
 check "no cgroupsPath: unit $PREFIX-<id>.scope in system.slice" default_path
 
+fi
+
 # --- 6. malformed paths: refused, nothing left (tsrunc also names the field) ---
+if want 6; then
 malformed() {
   local path=$1
   bundle "$W/bad" "$path" '{ "memory": { "limit": 33554432 } }' '["true"]'
@@ -168,7 +187,10 @@ malformed() {
 check "malformed path /not/slice:prefix:name refused, nothing left" malformed "/system.slice/x"
 check "malformed slice notaslice:p:name refused, nothing left" malformed "notaslice:p:$N-bad"
 
+fi
+
 # --- 7. Docker with native.cgroupdriver=systemd ---
+if want 7; then
 docker_up() {
   mkdir -p /etc/docker
   cat > /etc/docker/daemon.json <<EOF
@@ -199,7 +221,10 @@ docker_run() {
 }
 check "docker: a container in docker-<id>.scope with its limits, exec, update, rm" docker_run
 
+fi
+
 # --- 8. containerd with the runc shim's SystemdCgroup (ctr --runc-systemd-cgroup) ---
+if want 8; then
 ctr_run() {
   local id=$N-ctr unit=ctr-$N-ctr.scope dir=$CG/system.slice/ctr-$N-ctr.scope pid
   systemctl start containerd || return 1
@@ -213,6 +238,8 @@ ctr_run() {
   ctr -n sdcheck task delete "$id" > /dev/null && ctr -n sdcheck container delete "$id" && gone "$unit" "$dir"
 }
 check "containerd: ctr --runc-systemd-cgroup runs a container in its scope; task delete removes it" ctr_run
+
+fi
 
 # --- cleanup ---
 leftovers() {

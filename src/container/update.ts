@@ -52,17 +52,19 @@ function currentResources(dir: string, fromConfig: Resources | undefined): Resou
 export function mergeResources(current: Resources, req: Resources): Resources {
   const out: Resources = structuredClone(current);
   if (req.memory) {
-    const m = { ...out.memory, ...definedOnly(req.memory) };
+    // A 0 limit is "not given", as runc writes nothing for it: Docker's update sends every field, 0 for those
+    // not asked for (docker update --pids-limit 20 comes with memory.limit 0), and must not clear the rest.
+    const m = { ...out.memory, ...givenOnly(req.memory, ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP']) };
     // Memory unlimited and no swap given: swap unlimited too (runc: avoids "swap limit without memory limit").
-    if (req.memory.limit === -1 && req.memory.swap === undefined) m.swap = 0;
+    if (req.memory.limit === -1 && !req.memory.swap) m.swap = 0;
     out.memory = m;
   }
   if (out.memory) {
     // runc passes checkBeforeUpdate only for the update that asks for it.
     out.memory.checkBeforeUpdate = req.memory?.checkBeforeUpdate ?? false;
   }
-  if (req.cpu) out.cpu = { ...out.cpu, ...definedOnly(req.cpu) };
-  if (req.pids) out.pids = { ...req.pids };
+  if (req.cpu) out.cpu = { ...out.cpu, ...givenOnly(req.cpu, ['shares', 'quota', 'period', 'realtimeRuntime', 'realtimePeriod', 'cpus', 'mems']) };
+  if (req.pids?.limit) out.pids = { ...req.pids };
   if (req.blockIO) {
     const b = { ...out.blockIO };
     if (req.blockIO.weight !== undefined) b.weight = req.blockIO.weight;
@@ -100,6 +102,11 @@ export function mergeResources(current: Resources, req: Resources): Resources {
 function lastIndex<T>(list: T[], pred: (x: T) => boolean): number {
   for (let i = list.length - 1; i >= 0; i--) if (pred(list[i])) return i;
   return -1;
+}
+
+/** definedOnly, and without the fields listed when they are 0 or "" (values runc's update leaves alone). */
+function givenOnly<T extends object>(o: T, zeroIsUnset: string[]): Partial<T> {
+  return Object.fromEntries(Object.entries(definedOnly(o)).filter(([k, v]) => !(zeroIsUnset.includes(k) && (v === 0 || v === '')))) as Partial<T>;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

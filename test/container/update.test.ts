@@ -54,6 +54,16 @@ describe('mergeResources (runc update semantics)', () => {
     expect(mergeResources(current, { memory: { limit: -1 } }).memory).toMatchObject({ limit: -1, swap: 0 });
   });
 
+  it('zeros are "not given", as Docker sends them for what its update does not change', () => {
+    // docker update --pids-limit 20 on a container run with -m: every field of memory and cpu comes, 0.
+    const m = mergeResources(current, { memory: { limit: 0, reservation: 0, swap: 0, kernel: 0 }, cpu: { shares: 0, quota: 0, period: 0, cpus: '', mems: '' }, pids: { limit: 20 } });
+    expect(m.memory).toEqual({ limit: 100, swap: 200, checkBeforeUpdate: false });
+    expect(m.cpu).toEqual(current.cpu);
+    expect(m.pids).toEqual({ limit: 20 });
+    expect(mergeResources(current, { pids: { limit: 0 } }).pids).toEqual({ limit: 10 });
+    expect(mergeResources(current, { memory: { limit: -1, swap: 0 } }).memory).toMatchObject({ limit: -1, swap: 0 });
+  });
+
   it('checkBeforeUpdate only for the update that asks for it', () => {
     expect(mergeResources(current, { memory: { limit: 150, checkBeforeUpdate: true } }).memory?.checkBeforeUpdate).toBe(true);
   });

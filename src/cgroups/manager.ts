@@ -129,7 +129,15 @@ export function cgroupPids(record: CgroupRecord): number[] {
       return;
     }
     for (const line of text.split('\n')) if (line) pids.push(Number(line));
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name));
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      // Gone since cgroup.procs was read (systemd removes a scope once its last process died): nothing more in it.
+      if (errnoOf(err) === 'ENOENT') return;
+      throw err;
+    }
+    for (const e of entries) if (e.isDirectory()) walk(join(dir, e.name));
   };
   walk(mainDir(record));
   return pids;

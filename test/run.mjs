@@ -42,15 +42,12 @@ function vitest(name, config, extra) {
 
 const runs = [];
 const notRun = [];
-const gaps = [];
 if (mode === 'unit') {
   runs.push(vitest('unit tests', 'test/vitest.config.mts', ['--exclude', 'test/**/*.int.test.ts', ...args]));
 } else if (mode === 'e2e') {
   runs.push(vitest('e2e: containerd, Docker, podman', 'test/e2e/vitest.config.mts', args));
 } else {
   runs.push(vitest('unit and integration tests', 'test/vitest.config.mts', args));
-  // A known gap, said on every run rather than failing it: see test/vitest.config.mts.
-  gaps.push('test/cgroups/systemd-vm.int.test.ts (the systemd cgroup driver in a systemd guest): not passing with tsrunc yet; run it with npm run test:systemd');
   if (!root) notRun.push('integration tests, the VM tests (test/vm, cgroup v2, systemd) and the e2e engine suite: they need root (sudo npm test)');
   else if (args.length === 0) runs.push(vitest('e2e: containerd, Docker, podman', 'test/e2e/vitest.config.mts', []));
   else notRun.push('the e2e engine suite: not selected (npm run test:e2e)');
@@ -71,7 +68,6 @@ for (const r of runs) {
   if ((s?.skippedTests.length ?? 0) > 30) out.push(`             ... and ${s.skippedTests.length - 30} more`);
 }
 for (const n of notRun) out.push(`  NOT RUN    ${n}`);
-for (const g of gaps) out.push(`  KNOWN GAP  ${g}`);
 out.push(ok ? '  everything selected ran and passed' : '  INCOMPLETE OR FAILED: see above');
 out.push(bar);
 process.stderr.write(`\n${out.join('\n')}\n`);

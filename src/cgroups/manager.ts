@@ -5,7 +5,7 @@ import type { CgroupMode, CgroupRecord } from './types';
 import { realFs, type CgroupFs } from './fs';
 import type { CgroupManager } from './resources';
 import { planSystemdCgroup } from './systemd-path';
-import { TsruncError } from '../sys/errors';
+import { TsruncError, errnoOf } from '../sys/errors';
 import { statfsType } from '../sys/libc';
 
 /**

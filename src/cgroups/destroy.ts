@@ -1,6 +1,6 @@
-import { readdirSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmdirSync } from 'node:fs';
 import { TsruncError, errnoOf } from '../sys/errors';
+import { childCgroups } from './fs';
 import type { CgroupRecord } from './types';
 
 /**
@@ -16,14 +16,7 @@ export async function destroyCgroup(record: CgroupRecord, warn?: (msg: string) =
   if (record.systemd?.started) await (await import('./systemd-unit')).stopScope(record, warn);
   const failures: string[] = [];
   const removeTree = async (dir: string) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (err) {
-      if (errnoOf(err) === 'ENOENT') return;
-      throw err;
-    }
-    for (const e of entries) if (e.isDirectory()) await removeTree(join(dir, e.name));
+    for (const child of childCgroups(dir)) await removeTree(child);
     for (let attempt = 0; ; attempt++) {
       try {
         rmdirSync(dir);

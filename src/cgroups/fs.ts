@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsruncError, errnoOf } from '../sys/errors';
 
@@ -51,4 +51,18 @@ export function parseKeyValues(text: string): Record<string, number> {
     if (k && v !== undefined && /^-?\d+$/.test(v)) out[k] = Number(v);
   }
   return out;
+}
+
+/**
+ * The cgroups directly inside dir, as paths. A cgroup that is gone (removed
+ * while it was walked: systemd drops a scope once its last process died) has
+ * none.
+ */
+export function childCgroups(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return [];
+    throw err;
+  }
 }

@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { detectMode, parseProcCgroup, readHierarchies, type Hierarchy } from './detect';
 import type { CgroupMode, CgroupRecord } from './types';
-import { realFs, type CgroupFs } from './fs';
+import { childCgroups, realFs, type CgroupFs } from './fs';
 import type { CgroupManager } from './resources';
 import { planSystemdCgroup } from './systemd-path';
-import { TsruncError, errnoOf } from '../sys/errors';
+import { TsruncError } from '../sys/errors';
 import { statfsType } from '../sys/libc';
 
 /**
@@ -129,15 +129,7 @@ export function cgroupPids(record: CgroupRecord): number[] {
       return;
     }
     for (const line of text.split('\n')) if (line) pids.push(Number(line));
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (err) {
-      // Gone since cgroup.procs was read (systemd removes a scope once its last process died): nothing more in it.
-      if (errnoOf(err) === 'ENOENT') return;
-      throw err;
-    }
-    for (const e of entries) if (e.isDirectory()) walk(join(dir, e.name));
+    for (const child of childCgroups(dir)) walk(child);
   };
   walk(mainDir(record));
   return pids;
